@@ -1,0 +1,71 @@
+"""One exception family for rag-plugins.
+
+Every error subclasses :class:`RagPluginsError` and, where it fits, the matching
+built-in (``ValueError``, ``KeyError``, ``ImportError``), so callers can catch either.
+Messages say what went wrong *and* what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class RagPluginsError(Exception):
+    """Base class of every error raised by rag-plugins."""
+
+
+class InvalidInputError(RagPluginsError, ValueError):
+    """An argument is malformed: an empty query, k <= 0, non-string text, bad ids."""
+
+
+class InvalidQueryError(InvalidInputError):
+    """The query is empty, whitespace only, or not a string."""
+
+
+class InvalidDocumentError(InvalidInputError):
+    """A document has a bad id, non-string text or non-JSON metadata."""
+
+
+class DuplicateIdError(InvalidInputError):
+    """The same document id appears more than once in one batch."""
+
+
+class DocumentNotFoundError(RagPluginsError, KeyError):
+    """A document id that is not in the knowledge base."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidFilterError(InvalidInputError):
+    """A metadata filter is malformed (unknown operator, wrong value type)."""
+
+
+class UnknownFilterFieldError(InvalidFilterError):
+    """A metadata filter names a field that no chunk in the index has."""
+
+
+class EmptyIndexError(RagPluginsError, ValueError):
+    """Retrieval was asked of an index holding no chunks."""
+
+
+class InvalidEmbeddingError(RagPluginsError, ValueError):
+    """An embedder returned NaN or infinite values, or the wrong shape."""
+
+
+class EmbeddingModelMismatchError(RagPluginsError, ValueError):
+    """An index is opened or queried with a different embedding model than built it."""
+
+
+class IndexCorruptedError(RagPluginsError):
+    """An index file is missing, truncated, or does not match its recorded checksum."""
+
+
+class UnsupportedFormatVersionError(RagPluginsError):
+    """A knowledge-base directory was written by a newer format version."""
+
+
+class KnowledgeBaseLockedError(RagPluginsError):
+    """Another process holds the knowledge base open for writing."""
+
+
+class MissingDependencyError(RagPluginsError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""

@@ -1,0 +1,79 @@
+"""Read BEIR-layout datasets: corpus.jsonl, queries.jsonl, qrels/<split>.tsv."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from rag_plugins.errors import InvalidInputError
+from rag_plugins.types import Document
+
+
+@dataclass(frozen=True)
+class BeirDataset:
+    """Corpus, the split's queries, and their relevance judgements.
+
+    >>> ds = load_beir("../shared/data/scifact", split="test")  # doctest: +SKIP
+    >>> len(ds.queries), len(ds.corpus)  # doctest: +SKIP
+    (300, 5183)
+    """
+
+    name: str
+    corpus: list[Document]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+def iter_corpus(path: Path) -> Iterator[Document]:
+    """One Document per line; the title goes into ``metadata['title']``."""
+    with open(path, encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                doc_id = str(row.get("_id", row.get("id")))
+                text = row["text"]
+            except (ValueError, KeyError, AttributeError) as exc:
+                raise InvalidInputError(f"{path}:{line_no}: not a BEIR corpus line ({exc})") from exc
+            metadata = dict(row.get("metadata") or {})
+            if row.get("title"):
+                metadata["title"] = row["title"]
+            yield Document(doc_id, text, metadata)
+
+
+def load_qrels(path: Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    with open(path, encoding="utf-8") as fh:
+        reader = csv.reader(fh, delimiter="\t")
+        header = next(reader, None)
+        if header and header[0] != "query-id":
+            fh.seek(0)
+            reader = csv.reader(fh, delimiter="\t")
+        for row in reader:
+            if len(row) >= 3:
+                qrels.setdefault(row[0], {})[row[1]] = int(row[2])
+    return qrels
+
+
+def load_beir(directory: str | Path, split: str = "test") -> BeirDataset:
+    directory = Path(directory)
+    qrels_path = directory / "qrels" / f"{split}.tsv"
+    if not (directory / "corpus.jsonl").exists():
+        raise InvalidInputError(f"{directory} has no corpus.jsonl; point to a BEIR-layout folder")
+    if not qrels_path.exists():
+        available = sorted(p.stem for p in (directory / "qrels").glob("*.tsv"))
+        raise InvalidInputError(f"{directory} has no qrels for split {split!r}; available: {available}")
+    qrels = load_qrels(qrels_path)
+    queries: dict[str, str] = {}
+    with open(directory / "queries.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                if str(row["_id"]) in qrels:
+                    queries[str(row["_id"])] = row["text"]
+    return BeirDataset(directory.name, list(iter_corpus(directory / "corpus.jsonl")), queries,
+                       {q: r for q, r in qrels.items() if q in queries})

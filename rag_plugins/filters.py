@@ -1,0 +1,179 @@
+"""Metadata filters, evaluated to the set of chunk rows a query may see.
+
+A filter is a mapping, MongoDB-style:
+
+* ``{"source": "wiki"}``: equality (a list-valued field matches if it contains the value);
+* ``{"year": {"$gte": 2020, "$lt": 2024}}``: operators ``$eq $ne $in $nin $gt $gte $lt $lte
+  $exists``;
+* ``{"$and": [...]}``, ``{"$or": [...]}``, ``{"$not": {...}}``.
+
+Top-level keys are combined with AND. ``document_id`` and ``chunk_id`` are always
+filterable. A field that no chunk has raises :class:`UnknownFilterFieldError`, because a
+typo would otherwise silently return nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from rag_plugins.errors import InvalidFilterError, UnknownFilterFieldError
+
+_OPERATORS = {"$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$exists"}
+_MISSING = object()
+
+
+def _key(value: Any) -> Any:
+    """A hashable key for equality lookups (lists and dicts by their JSON text)."""
+    if isinstance(value, (list, dict)):
+        return ("json", json.dumps(value, sort_keys=True))
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    return value
+
+
+class MetadataIndex:
+    """Chunk metadata in columns, for evaluating filters to a boolean mask.
+
+    Rows are positions ``0..n-1``; the caller keeps the map to its own ids.
+
+    >>> idx = MetadataIndex([{"lang": "en"}, {"lang": "de"}, {"lang": ["en", "fr"]}])
+    >>> idx.mask({"lang": "en"}).tolist()
+    [True, False, True]
+    """
+
+    def __init__(self, metadatas: Sequence[Mapping[str, Any]]):
+        self.size = len(metadatas)
+        self._values: dict[str, list[Any]] = {}
+        self._postings: dict[str, dict[Any, list[int]]] = {}
+        for row, meta in enumerate(metadatas):
+            for name, value in meta.items():
+                column = self._values.get(name)
+                if column is None:
+                    column = self._values[name] = [_MISSING] * self.size
+                    self._postings[name] = {}
+                column[row] = value
+                postings = self._postings[name]
+                elements = value if isinstance(value, list) else [value]
+                for element in elements:
+                    try:
+                        postings.setdefault(_key(element), []).append(row)
+                    except TypeError:
+                        continue
+        self._posting_arrays: dict[str, dict[Any, np.ndarray]] = {}
+
+    @property
+    def fields(self) -> set[str]:
+        return set(self._values)
+
+    def mask(self, filters: Mapping[str, Any]) -> np.ndarray:
+        if not isinstance(filters, Mapping):
+            raise InvalidFilterError(
+                f"filters must be a mapping like {{'field': value}}, got {type(filters).__name__}"
+            )
+        result = np.ones(self.size, dtype=bool)
+        for name, condition in filters.items():
+            result &= self._clause(name, condition)
+        return result
+
+    def _clause(self, name: str, condition: Any) -> np.ndarray:
+        if name in ("$and", "$or"):
+            if not isinstance(condition, list) or not condition:
+                raise InvalidFilterError(f"{name} takes a non-empty list of filters")
+            masks = [self.mask(c) for c in condition]
+            return np.logical_and.reduce(masks) if name == "$and" else np.logical_or.reduce(masks)
+        if name == "$not":
+            return ~self.mask(condition)
+        if name.startswith("$"):
+            raise InvalidFilterError(
+                f"unknown logical operator {name!r}; use $and, $or or $not at the top level"
+            )
+        if name not in self._values:
+            known = ", ".join(sorted(self._values)) or "(none)"
+            raise UnknownFilterFieldError(
+                f"no chunk has the metadata field {name!r}; filterable fields are: {known}. "
+                "Check the spelling, or add the field to your documents' metadata."
+            )
+        if isinstance(condition, Mapping) and any(str(k).startswith("$") for k in condition):
+            out = np.ones(self.size, dtype=bool)
+            for op, operand in condition.items():
+                out &= self._operator(name, op, operand)
+            return out
+        return self._equals(name, condition)
+
+    def _equals(self, name: str, value: Any) -> np.ndarray:
+        out = np.zeros(self.size, dtype=bool)
+        try:
+            rows = self._postings[name].get(_key(value))
+        except TypeError as exc:
+            raise InvalidFilterError(f"filter value for {name!r} is not comparable: {value!r}") from exc
+        if rows:
+            out[rows] = True
+        return out
+
+    def _operator(self, name: str, op: str, operand: Any) -> np.ndarray:
+        if op not in _OPERATORS:
+            raise InvalidFilterError(
+                f"unknown filter operator {op!r} on {name!r}; use one of {sorted(_OPERATORS)}"
+            )
+        if op == "$eq":
+            return self._equals(name, operand)
+        if op == "$ne":
+            return ~self._equals(name, operand)
+        if op in ("$in", "$nin"):
+            if not isinstance(operand, (list, tuple, set)):
+                raise InvalidFilterError(f"{op} on {name!r} takes a list of values, got {operand!r}")
+            out = np.zeros(self.size, dtype=bool)
+            for value in operand:
+                out |= self._equals(name, value)
+            return out if op == "$in" else ~out
+        if op == "$exists":
+            present = np.array([v is not _MISSING for v in self._values[name]], dtype=bool)
+            return present if operand else ~present
+        return self._compare(name, op, operand)
+
+    def _compare(self, name: str, op: str, operand: Any) -> np.ndarray:
+        numeric = isinstance(operand, (int, float)) and not isinstance(operand, bool)
+        if not numeric and not isinstance(operand, str):
+            raise InvalidFilterError(f"{op} on {name!r} needs a number or a string, got {operand!r}")
+        compare = {
+            "$gt": lambda a: a > operand,
+            "$gte": lambda a: a >= operand,
+            "$lt": lambda a: a < operand,
+            "$lte": lambda a: a <= operand,
+        }[op]
+
+        def ok(value: Any) -> bool:
+            if value is _MISSING or isinstance(value, bool):
+                return False
+            if numeric and isinstance(value, (int, float)):
+                return compare(value)
+            if not numeric and isinstance(value, str):
+                return compare(value)
+            return False
+
+        return np.fromiter((ok(v) for v in self._values[name]), dtype=bool, count=self.size)
+
+
+def builtin_metadata(chunk_id: str, document_id: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The filterable view of a chunk: its metadata plus ``document_id`` and ``chunk_id``."""
+    view = dict(metadata)
+    view["document_id"] = document_id
+    view["chunk_id"] = chunk_id
+    return view
+
+
+def iter_fields(filters: Mapping[str, Any]) -> Iterable[str]:
+    """Every field name a filter mentions (for error messages and planning)."""
+    for name, condition in filters.items():
+        if name in ("$and", "$or"):
+            for sub in condition:
+                yield from iter_fields(sub)
+        elif name == "$not":
+            yield from iter_fields(condition)
+        else:
+            yield name

@@ -1,0 +1,49 @@
+"""What every retriever shares: argument checks, async off the event loop, batches."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Sequence
+
+from rag_plugins._validation import check_k, check_query
+from rag_plugins.protocols import Filters
+from rag_plugins.types import Hit
+
+
+class BaseRetriever:
+    """Template: subclasses implement ``_retrieve``; callers use ``retrieve``.
+
+    ``aretrieve`` runs the CPU-bound search in a worker thread, so the event loop keeps
+    serving other tasks; ``batch_retrieve`` answers many queries (subclasses vectorise it).
+    """
+
+    name: str = "retriever"
+
+    def retrieve(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
+        check_query(query)
+        check_k(k)
+        return self._retrieve(query, k, filters)
+
+    async def aretrieve(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
+        check_query(query)
+        check_k(k)
+        return await asyncio.to_thread(self._retrieve, query, k, filters)
+
+    def batch_retrieve(
+        self, queries: Sequence[str], k: int = 10, filters: Filters | None = None
+    ) -> list[list[Hit]]:
+        for q in queries:
+            check_query(q)
+        check_k(k)
+        return self._batch_retrieve(list(queries), k, filters)
+
+    async def abatch_retrieve(
+        self, queries: Sequence[str], k: int = 10, filters: Filters | None = None
+    ) -> list[list[Hit]]:
+        return await asyncio.to_thread(self.batch_retrieve, queries, k, filters)
+
+    def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
+        raise NotImplementedError
+
+    def _batch_retrieve(self, queries: list[str], k: int, filters: Filters | None) -> list[list[Hit]]:
+        return [self._retrieve(q, k, filters) for q in queries]

@@ -1,0 +1,41 @@
+"""BM25 retrieval over a knowledge base, with filters applied inside scoring."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rag_plugins.protocols import Filters
+from rag_plugins.retrievers.base import BaseRetriever
+from rag_plugins.types import Hit
+
+if TYPE_CHECKING:
+    from rag_plugins.store.knowledge_base import KnowledgeBase
+
+
+class BM25Retriever(BaseRetriever):
+    """Lucene-style BM25 over a knowledge base's committed chunks.
+
+    A filtered query ranks only chunks that pass the filter, so it returns ``k`` hits
+    whenever ``k`` such chunks exist (chunks sharing no term with the query score 0).
+    ``k`` larger than the number of chunks returns them all.
+
+    >>> import tempfile
+    >>> from rag_plugins import Document, KnowledgeBase
+    >>> kb = KnowledgeBase.open(tempfile.mkdtemp())
+    >>> _ = kb.upsert([Document("a", "solar panels", {"lang": "en"}), Document("b", "Solarzellen", {"lang": "de"})])
+    >>> _ = kb.commit()
+    >>> [h.chunk.id for h in BM25Retriever(kb).retrieve("solar", k=5, filters={"lang": "de"})]
+    ['b#0']
+    """
+
+    score_floor = 0.0
+
+    def __init__(self, kb: "KnowledgeBase", name: str = "bm25"):
+        self.kb = kb
+        self.name = name
+
+    def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
+        snap = self.kb.searchable_snapshot()
+        allowed = snap.allowed_positions(filters)
+        positions, scores = snap.bm25.top_k(snap.analyzer.tokenize(query), k, allowed)
+        return self.kb.hits(snap.rows[positions], scores, self.name)

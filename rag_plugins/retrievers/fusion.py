@@ -1,0 +1,89 @@
+"""Rank fusion as pure functions over ranked lists of (key, score).
+
+Each takes ``{source: [(key, score), ...]}`` (best first) and ``{source: weight}`` and
+returns ``{key: fused score}``. Weights are honoured by every method.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+RankedLists = Mapping[str, Sequence[tuple[str, float]]]
+
+
+def reciprocal_rank_fusion(lists: RankedLists, weights: Mapping[str, float], k: int = 60) -> dict[str, float]:
+    """Weighted RRF: sum over sources of ``weight / (k + rank)``.
+
+    >>> reciprocal_rank_fusion({"a": [("x", 9.0), ("y", 1.0)], "b": [("y", 0.7)]}, {"a": 1, "b": 2})
+    {'x': 0.01639344262295082, 'y': 0.04891591750396616}
+    """
+    fused: dict[str, float] = {}
+    for source, ranked in lists.items():
+        w = weights[source]
+        for rank, (key, _) in enumerate(ranked, start=1):
+            fused[key] = fused.get(key, 0.0) + w / (k + rank)
+    return fused
+
+
+def _minmax(scores: np.ndarray, floor: float | None = None) -> np.ndarray:
+    lo = scores.min() if floor is None else min(floor, scores.min())
+    span = scores.max() - lo
+    return np.ones_like(scores) if span <= 0 else (scores - lo) / span
+
+
+def relative_score_fusion(lists: RankedLists, weights: Mapping[str, float]) -> dict[str, float]:
+    """Min-max normalise each list to [0, 1], then a weighted sum (missing = 0)."""
+    fused: dict[str, float] = {}
+    for source, ranked in lists.items():
+        if not ranked:
+            continue
+        norm = _minmax(np.array([s for _, s in ranked], dtype=np.float64))
+        for (key, _), value in zip(ranked, norm):
+            fused[key] = fused.get(key, 0.0) + weights[source] * float(value)
+    return fused
+
+
+def distribution_based_fusion(lists: RankedLists, weights: Mapping[str, float]) -> dict[str, float]:
+    """Z-score each list, then a weighted sum; a list missing a key counts its lowest z."""
+    zs: dict[str, dict[str, float]] = {}
+    floors: dict[str, float] = {}
+    for source, ranked in lists.items():
+        if not ranked:
+            continue
+        scores = np.array([s for _, s in ranked], dtype=np.float64)
+        std = scores.std()
+        z = np.zeros_like(scores) if std == 0 else (scores - scores.mean()) / std
+        zs[source] = {key: float(v) for (key, _), v in zip(ranked, z)}
+        floors[source] = float(z.min())
+    keys = {key for ranked in zs.values() for key in ranked}
+    return {key: sum(weights[s] * zs[s].get(key, floors[s]) for s in zs) for key in keys}
+
+
+def convex_combination(lists: RankedLists, weights: Mapping[str, float],
+                       floors: Mapping[str, float | None] | None = None) -> dict[str, float]:
+    """Convex combination of scores normalised with each source's theoretical minimum.
+
+    Weights are rescaled to sum to 1. ``floors`` gives each source's lowest possible
+    score (0 for BM25, -1 for cosine); with it, normalisation keeps absolute score levels
+    instead of stretching every list to [0, 1] (Bruch et al., 2023, "TM2C2").
+    """
+    total = sum(weights[s] for s in lists) or 1.0
+    fused: dict[str, float] = {}
+    for source, ranked in lists.items():
+        if not ranked:
+            continue
+        floor = (floors or {}).get(source)
+        norm = _minmax(np.array([s for _, s in ranked], dtype=np.float64), floor)
+        for (key, _), value in zip(ranked, norm):
+            fused[key] = fused.get(key, 0.0) + weights[source] / total * float(value)
+    return fused
+
+
+FUSION_METHODS = {
+    "rrf": reciprocal_rank_fusion,
+    "relative_score": relative_score_fusion,
+    "zscore": distribution_based_fusion,
+    "convex": convex_combination,
+}

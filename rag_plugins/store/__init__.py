@@ -1,0 +1,3 @@
+from rag_plugins.store.knowledge_base import CommitResult, KnowledgeBase, UpsertResult
+
+__all__ = ["CommitResult", "KnowledgeBase", "UpsertResult"]

@@ -1,0 +1,588 @@
+"""The knowledge base: one directory holding documents, chunks and every index.
+
+Layout::
+
+    kb/
+      kb.sqlite                  documents, chunks, settings, embedding cache (SQLite)
+      generations/000007/        the committed generation's index files + manifest.json
+
+``upsert`` and ``delete`` stage changes; ``commit`` makes them visible atomically. It
+writes the next generation's files, fsyncs them and their manifest, then switches the
+generation number in the same SQLite transaction that replaces the rows. A crash at any
+point leaves the previous generation loadable; stray directories are removed on open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from rag_plugins._progress import progress_bar
+from rag_plugins.chunking import StructureAwareChunker
+from rag_plugins.embeddings.validation import check_embeddings
+from rag_plugins.errors import (
+    DocumentNotFoundError,
+    DuplicateIdError,
+    EmbeddingModelMismatchError,
+    EmptyIndexError,
+    IndexCorruptedError,
+    InvalidDocumentError,
+    InvalidInputError,
+)
+from rag_plugins.filters import MetadataIndex, builtin_metadata
+from rag_plugins.protocols import Embedder
+from rag_plugins.retrievers.bm25_index import BM25Index, BM25Params, analyze_many
+from rag_plugins.retrievers.vector_index import VectorIndex, VectorIndexConfig
+from rag_plugins.store.docstore import DocumentStore
+from rag_plugins.store.manifest import FORMAT_VERSION, check_format_version, read_manifest, write_manifest
+from rag_plugins.store.snapshot import Snapshot
+from rag_plugins.text.analysis import Analyzer
+from rag_plugins.types import Chunk, Document, Hit
+
+if TYPE_CHECKING:
+    from rag_plugins.retrievers.bm25 import BM25Retriever
+    from rag_plugins.retrievers.dense import DenseRetriever
+    from rag_plugins.retrievers.hybrid import HybridRetriever
+
+_RESERVED_METADATA = {"heading_path", "char_start", "char_end", "document_id", "chunk_id"}
+_EMBED_SLICE = 256
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    added: list[str]
+    updated: list[str]
+    unchanged: list[str]
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    generation: int
+    documents_upserted: int
+    documents_deleted: int
+    chunks_added: int
+    chunks_removed: int
+    chunks_embedded: int
+    seconds: float
+
+
+def content_hash(document: Document) -> str:
+    body = json.dumps({"text": document.text, "metadata": dict(document.metadata)},
+                      sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def index_text(chunk: Chunk, with_heading_path: bool) -> str:
+    """What the indexes see: the heading path (context) above the chunk text."""
+    path = chunk.heading_path
+    if with_heading_path and path:
+        return " > ".join(path) + "\n" + chunk.text
+    return chunk.text
+
+
+def _as_document(item: Any) -> Document:
+    if isinstance(item, Document):
+        doc = item
+    elif isinstance(item, Mapping):
+        unknown = set(item) - {"id", "text", "metadata"}
+        if unknown or "id" not in item or "text" not in item:
+            raise InvalidDocumentError(
+                f"a document mapping needs keys 'id' and 'text' (and optional 'metadata'); got {sorted(item)}"
+            )
+        doc = Document(item["id"], item["text"], item.get("metadata") or {})
+    else:
+        raise InvalidDocumentError(f"expected a Document or a mapping, got {type(item).__name__}")
+    if not isinstance(doc.id, str) or not doc.id.strip():
+        raise InvalidDocumentError(f"document id must be a non-empty str, got {doc.id!r}")
+    if not isinstance(doc.text, str):
+        raise InvalidDocumentError(
+            f"text of document {doc.id!r} must be a str, got {type(doc.text).__name__}; "
+            "convert it to text first"
+        )
+    if not isinstance(doc.metadata, Mapping):
+        raise InvalidDocumentError(f"metadata of document {doc.id!r} must be a mapping")
+    reserved = _RESERVED_METADATA & set(doc.metadata)
+    if reserved:
+        raise InvalidDocumentError(
+            f"metadata of document {doc.id!r} uses reserved keys {sorted(reserved)}; rename them"
+        )
+    try:
+        json.dumps(dict(doc.metadata), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDocumentError(
+            f"metadata of document {doc.id!r} must be JSON-serialisable without NaN ({exc})"
+        ) from exc
+    return doc
+
+
+class KnowledgeBase:
+    """Documents, chunks, a BM25 index and (optionally) a dense index in one directory.
+
+    Settings (chunking, analyzer, BM25 parameters, vector index, embedding model) are fixed
+    when the directory is created and read back on every later ``open``.
+
+    >>> import tempfile
+    >>> kb = KnowledgeBase.open(tempfile.mkdtemp())          # BM25 only; pass embedder= for dense
+    >>> kb.upsert([Document("a", "Cats purr."), Document("b", "Dogs bark.")]).added
+    ['a', 'b']
+    >>> kb.commit().generation
+    1
+    >>> [h.chunk.document_id for h in kb.bm25_retriever().retrieve("barking dog", k=1)]
+    ['b']
+    """
+
+    def __init__(self, path: Path, store: DocumentStore, settings: dict[str, Any],
+                 embedder: Embedder | None, chunker: StructureAwareChunker,
+                 show_progress: bool | None, use_gpu: bool | None):
+        self.path = path
+        self.store = store
+        self.settings = settings
+        self.embedder = embedder
+        self.chunker = chunker
+        self.show_progress = show_progress
+        self.use_gpu = use_gpu
+        self._pending_upserts: dict[str, tuple[Document, str, int]] = {}
+        self._pending_deletes: set[str] = set()
+        self._commit_lock = threading.Lock()
+        self._embedder_checked = False
+        self._snapshot = self._load_snapshot()
+
+    # opening ----------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike,
+        *,
+        embedder: Embedder | str | None = None,
+        chunk_size: int | None = None,
+        chunk_overlap: int | None = None,
+        analyzer: Analyzer | None = None,
+        bm25: BM25Params | None = None,
+        vector_index: VectorIndexConfig | None = None,
+        index_heading_path: bool | None = None,
+        show_progress: bool | None = None,
+        use_gpu: bool | None = None,
+    ) -> "KnowledgeBase":
+        """Open the knowledge base at ``path``, creating it if it does not exist.
+
+        ``embedder`` is an :class:`~rag_plugins.protocols.Embedder` or a sentence-transformers
+        model id/path. A new base without one is BM25-only. An existing base reloads its
+        recorded model when ``embedder`` is omitted, and refuses a different one.
+        """
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        store = DocumentStore(path / "kb.sqlite")
+        if isinstance(embedder, str):
+            from rag_plugins.embeddings.sentence_transformer import SentenceTransformerEmbedder
+
+            embedder = SentenceTransformerEmbedder(embedder, show_progress=show_progress)
+        version = store.get_meta("format_version")
+        requested = {
+            "chunk_size": chunk_size, "chunk_overlap": chunk_overlap,
+            "analyzer": analyzer.config() if analyzer else None,
+            "bm25": {"k1": bm25.k1, "b": bm25.b} if bm25 else None,
+            "vector_index": vector_index.to_dict() if vector_index else None,
+            "index_heading_path": index_heading_path,
+        }
+        try:
+            if version is None:
+                settings = cls._new_settings(embedder, requested)
+                store.set_meta("settings", settings)
+                store.set_meta("generation", 0)
+                store.set_meta("next_row", 0)
+                store.set_meta("format_version", FORMAT_VERSION)
+            else:
+                check_format_version(version, path)
+                settings = store.get_meta("settings")
+                cls._check_requested(settings, requested, path)
+                embedder = cls._resolve_embedder(settings, embedder, path, show_progress)
+            counter = embedder.count_tokens if embedder is not None and hasattr(embedder, "count_tokens") else None
+            chunker = StructureAwareChunker(settings["chunk_size"], settings["chunk_overlap"], counter)
+            return cls(path, store, settings, embedder, chunker, show_progress, use_gpu)
+        except BaseException:
+            store.close()
+            raise
+
+    @staticmethod
+    def _new_settings(embedder: Embedder | None, requested: dict[str, Any]) -> dict[str, Any]:
+        embedding = None
+        chunk_size = requested["chunk_size"]
+        if embedder is not None:
+            embedding = {"model_id": embedder.model_id, "revision": getattr(embedder, "revision", None),
+                         "fingerprint": embedder.fingerprint, "dimension": int(embedder.dimension),
+                         "normalize": bool(embedder.normalize)}
+            if chunk_size is None:
+                max_len = getattr(embedder, "max_seq_length", None) or 512
+                chunk_size = max(16, min(max_len, 512) - 32)  # room for special tokens + headings
+        return {
+            "chunk_size": chunk_size or 200,
+            "chunk_overlap": requested["chunk_overlap"] or 0,
+            "chunk_unit": "tokens" if embedder is not None and hasattr(embedder, "count_tokens") else "words",
+            "analyzer": requested["analyzer"] or Analyzer().config(),
+            "bm25": requested["bm25"] or {"k1": BM25Params().k1, "b": BM25Params().b},
+            "vector_index": requested["vector_index"] or VectorIndexConfig().to_dict(),
+            "index_heading_path": True if requested["index_heading_path"] is None else requested["index_heading_path"],
+            "embedding": embedding,
+        }
+
+    @staticmethod
+    def _check_requested(settings: dict[str, Any], requested: dict[str, Any], path: Path) -> None:
+        for key, value in requested.items():
+            if value is None:
+                continue
+            stored = settings.get(key)
+            if key == "vector_index":
+                stored = {**stored, "use_gpu": None}
+                value = {**value, "use_gpu": None}
+            if stored != value:
+                raise InvalidInputError(
+                    f"{path} was created with {key}={stored!r}, not {value!r}; settings are fixed "
+                    "when a knowledge base is created. Omit the argument, or index into a new directory"
+                )
+
+    @staticmethod
+    def _resolve_embedder(settings: dict[str, Any], embedder: Embedder | None, path: Path,
+                          show_progress: bool | None) -> Embedder | None:
+        recorded = settings.get("embedding")
+        if recorded is None:
+            if embedder is not None:
+                raise EmbeddingModelMismatchError(
+                    f"{path} was built without dense embeddings (BM25 only); it cannot be opened "
+                    "with an embedder. Index into a new directory to add dense retrieval"
+                )
+            return None
+        if embedder is None:
+            from rag_plugins.embeddings.sentence_transformer import SentenceTransformerEmbedder
+
+            return SentenceTransformerEmbedder(recorded["model_id"], revision=recorded.get("revision"),
+                                               normalize=recorded["normalize"], show_progress=show_progress)
+        _check_same_model(recorded, embedder, path)
+        return embedder
+
+    def _load_snapshot(self) -> Snapshot:
+        generation = self.store.get_meta("generation", 0)
+        generations = self.path / "generations"
+        if generations.exists():  # leftovers of crashed or superseded commits
+            for child in generations.iterdir():
+                if child.name != f"{generation:06d}":
+                    shutil.rmtree(child, ignore_errors=True)
+        analyzer = Analyzer.from_config(self.settings["analyzer"])
+        embedding = self.settings["embedding"]
+        vector_cfg = VectorIndexConfig(**{**self.settings["vector_index"], "use_gpu": self.use_gpu})
+        if generation == 0:
+            bm25 = BM25Index.empty(BM25Params(**self.settings["bm25"]))
+            vectors = VectorIndex.empty(embedding["dimension"], vector_cfg) if embedding else None
+        else:
+            directory = generations / f"{generation:06d}"
+            manifest = read_manifest(directory)
+            if embedding and manifest.get("embedding", {}).get("fingerprint") != embedding["fingerprint"]:
+                raise IndexCorruptedError(f"{directory} disagrees with kb.sqlite on the embedding model")
+            try:
+                bm25, analyzer = BM25Index.load(directory)
+                vectors = VectorIndex.load(directory, self.use_gpu) if embedding else None
+            except (OSError, ValueError, RuntimeError) as exc:
+                raise IndexCorruptedError(f"cannot load the indexes in {directory}: {exc}") from exc
+        rows, info = self.store.all_chunk_metadata()
+        if not np.array_equal(rows, bm25.rows):
+            raise IndexCorruptedError(
+                f"{self.path}: the BM25 index and kb.sqlite list different chunks; rebuild the index"
+            )
+        metadata = MetadataIndex([builtin_metadata(cid, did, meta) for cid, did, meta in info])
+        return Snapshot(generation, rows, bm25, analyzer, vectors, metadata)
+
+    # inspection -------------------------------------------------------------------------
+    @property
+    def generation(self) -> int:
+        return self._snapshot.generation
+
+    def __len__(self) -> int:
+        return self.store.count_documents()
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and self.store.get_document(doc_id) is not None
+
+    def get(self, doc_id: str) -> Document:
+        doc = self.store.get_document(doc_id)
+        if doc is None:
+            raise DocumentNotFoundError(f"no committed document with id {doc_id!r}")
+        return doc
+
+    def document_ids(self) -> list[str]:
+        return self.store.document_ids()
+
+    def document_version(self, doc_id: str) -> int:
+        info = self.store.document_info(doc_id)
+        if info is None:
+            raise DocumentNotFoundError(f"no committed document with id {doc_id!r}")
+        return info["version"]
+
+    @property
+    def has_pending_changes(self) -> bool:
+        return bool(self._pending_upserts or self._pending_deletes)
+
+    @property
+    def chunk_count(self) -> int:
+        return len(self._snapshot.rows)
+
+    def manifest(self) -> dict[str, Any] | None:
+        if self.generation == 0:
+            return None
+        return json.loads((self.path / "generations" / f"{self.generation:06d}" / "manifest.json").read_text())
+
+    # staging ----------------------------------------------------------------------------
+    def upsert(self, documents: Iterable[Document | Mapping[str, Any]]) -> UpsertResult:
+        """Stage documents by id. Unchanged content (text and metadata) is skipped entirely.
+
+        The whole batch is validated first; a rejected batch stages nothing.
+        """
+        if isinstance(documents, (Document, str, bytes)) or isinstance(documents, Mapping):
+            raise InvalidInputError("upsert takes an iterable of documents; wrap one document in a list")
+        docs = [_as_document(d) for d in documents]
+        seen: set[str] = set()
+        dupes = sorted({d.id for d in docs if d.id in seen or seen.add(d.id)})
+        if dupes:
+            raise DuplicateIdError(
+                f"document ids repeated in one batch: {dupes[:10]}; keep one document per id"
+            )
+        committed = self.store.hashes([d.id for d in docs])
+        added, updated, unchanged = [], [], []
+        staged: dict[str, tuple[Document, str, int] | None] = {}
+        for doc in docs:
+            digest = content_hash(doc)
+            old = committed.get(doc.id)
+            if old is not None and old[0] == digest:
+                unchanged.append(doc.id)
+                staged[doc.id] = None
+            else:
+                (added if old is None else updated).append(doc.id)
+                staged[doc.id] = (doc, digest, 1 if old is None else old[1] + 1)
+        for doc_id, entry in staged.items():
+            self._pending_deletes.discard(doc_id)
+            if entry is None:
+                self._pending_upserts.pop(doc_id, None)
+            else:
+                self._pending_upserts[doc_id] = entry
+        return UpsertResult(added, updated, unchanged)
+
+    def delete(self, ids: Iterable[str], *, missing_ok: bool = False) -> list[str]:
+        """Stage deletion of documents by id; unknown ids raise unless ``missing_ok``."""
+        if isinstance(ids, str):
+            raise InvalidInputError("delete takes an iterable of ids; wrap one id in a list")
+        ids = list(ids)
+        bad = [i for i in ids if not isinstance(i, str)]
+        if bad:
+            raise InvalidInputError(f"document ids must be str, got {bad[:5]!r}")
+        committed = set(self.store.hashes(ids))
+        unknown = [i for i in ids if i not in committed and i not in self._pending_upserts]
+        if unknown and not missing_ok:
+            raise DocumentNotFoundError(
+                f"no documents with ids {unknown[:10]}; pass missing_ok=True to ignore unknown ids"
+            )
+        deleted = []
+        for doc_id in ids:
+            self._pending_upserts.pop(doc_id, None)
+            if doc_id in committed:
+                self._pending_deletes.add(doc_id)
+                deleted.append(doc_id)
+        return deleted
+
+    def rollback(self) -> None:
+        """Discard every staged change."""
+        self._pending_upserts.clear()
+        self._pending_deletes.clear()
+
+    # committing -------------------------------------------------------------------------
+    def commit(self) -> CommitResult:
+        """Make staged changes visible atomically, or raise and leave the base as it was."""
+        with self._commit_lock:
+            started = time.perf_counter()
+            snap = self._snapshot
+            upserts = sorted(self._pending_upserts.values(), key=lambda e: e[0].id)
+            deletes = sorted(self._pending_deletes)
+            if not upserts and not deletes:
+                return CommitResult(snap.generation, 0, 0, 0, 0, 0, 0.0)
+            touched = deletes + [d.id for d, _, _ in upserts]
+            old_rows = self.store.rows_of_documents(touched)
+            next_row = max(self.store.get_meta("next_row", 0), self.store.max_row() + 1)
+
+            chunk_rows: list[tuple[int, Chunk]] = []
+            with progress_bar(len(upserts), "Chunking", show=self._show(len(upserts)), unit="doc") as bar:
+                for doc, _, _ in upserts:
+                    for chunk in self.chunker.split(doc):
+                        chunk_rows.append((next_row, chunk))
+                        next_row += 1
+                    bar.update(1)
+            heading = self.settings["index_heading_path"]
+            texts = [index_text(c, heading) for _, c in chunk_rows]
+            add_rows = np.asarray([r for r, _ in chunk_rows], dtype=np.int64)
+
+            tokens = analyze_many(snap.analyzer, texts, self._show(len(texts)))
+            bm25 = snap.bm25.apply(old_rows, add_rows, tokens)
+            vectors, embedded = snap.vectors, 0
+            if self.embedder is not None:
+                self._check_embedder()
+                vecs, embedded = self._embed(texts)
+                vectors = snap.vectors.apply(old_rows, add_rows, vecs)
+
+            generation = snap.generation + 1
+            directory = self._write_generation(generation, bm25, snap.analyzer, vectors)
+            self.store.apply_commit(deletes, upserts, chunk_rows,
+                                    {"generation": generation, "next_row": next_row})
+            rows, info = self.store.all_chunk_metadata()
+            metadata = MetadataIndex([builtin_metadata(cid, did, meta) for cid, did, meta in info])
+            self._snapshot = Snapshot(generation, rows, bm25, snap.analyzer, vectors, metadata)
+            self.rollback()
+            shutil.rmtree(directory.parent / f"{snap.generation:06d}", ignore_errors=True)
+            return CommitResult(generation, len(upserts), len(deletes), len(chunk_rows),
+                                len(old_rows), embedded, time.perf_counter() - started)
+
+    def _write_generation(self, generation: int, bm25: BM25Index, analyzer: Analyzer,
+                          vectors: VectorIndex | None) -> Path:
+        root = self.path / "generations"
+        root.mkdir(exist_ok=True)
+        final = root / f"{generation:06d}"
+        tmp = root / f"{generation:06d}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.mkdir()
+        files = bm25.save(tmp, analyzer)
+        if vectors is not None:
+            files += vectors.save(tmp)
+        write_manifest(tmp, files, {
+            "generation": generation,
+            "created_at": time.time(),
+            "embedding": self.settings["embedding"],
+            "bm25": self.settings["bm25"],
+            "vector_index": self.settings["vector_index"],
+            "counts": {"chunks": len(bm25)},
+        })
+        os.replace(tmp, final)
+        fd = os.open(root, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return final
+
+    def _show(self, n: int) -> bool | None:
+        return self.show_progress if n >= 200 else False
+
+    def _check_embedder(self) -> None:
+        if not self._embedder_checked and self.embedder is not None:
+            _check_same_model(self.settings["embedding"], self.embedder, self.path)
+            self._embedder_checked = True
+
+    def _embed(self, texts: list[str]) -> tuple[np.ndarray, int]:
+        """Embed ``texts``, reusing the content-hash cache; returns (vectors, newly embedded)."""
+        embedder = self.embedder
+        dim = self.settings["embedding"]["dimension"]
+        prefix = self.settings["embedding"]["fingerprint"] + "\x00"
+        keys = [hashlib.sha256((prefix + t).encode()).hexdigest() for t in texts]
+        found = self.store.cached_embeddings(sorted(set(keys)), dim)
+        missing: dict[str, str] = {}
+        for key, text in zip(keys, texts):
+            if key not in found:
+                missing.setdefault(key, text)
+        if missing:
+            # longest first, like sentence-transformers, so batches pad little
+            todo = sorted(missing.items(), key=lambda kv: -len(kv[1]))
+            with progress_bar(len(todo), "Embedding", show=self._show(len(todo)), unit="chunk") as bar:
+                for i in range(0, len(todo), _EMBED_SLICE):
+                    part = todo[i : i + _EMBED_SLICE]
+                    vecs = check_embeddings(embedder.embed_documents([t for _, t in part]),
+                                            len(part), dim, embedder.model_id)
+                    self.store.cache_embeddings([k for k, _ in part], vecs)
+                    found.update(zip((k for k, _ in part), vecs))
+                    bar.update(len(part))
+        out = np.zeros((len(texts), dim), dtype=np.float32)
+        for i, key in enumerate(keys):
+            out[i] = found[key]
+        return out, len(missing)
+
+    # searching ---------------------------------------------------------------------------
+    def searchable_snapshot(self) -> Snapshot:
+        snap = self._snapshot
+        if len(snap.rows) == 0:
+            raise EmptyIndexError(
+                f"the knowledge base at {self.path} has no committed chunks; "
+                "call upsert(documents) and then commit() before retrieving"
+            )
+        return snap
+
+    def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
+        if self.embedder is None:
+            raise InvalidInputError(
+                f"the knowledge base at {self.path} has no dense index (it was built without an "
+                "embedder); use BM25 retrieval, or index into a new directory with an embedder"
+            )
+        self._check_embedder()
+        return check_embeddings(self.embedder.embed_queries(list(queries)), len(queries),
+                                self.settings["embedding"]["dimension"], self.embedder.model_id)
+
+    def hits(self, rows: np.ndarray, scores: np.ndarray, source: str) -> list[Hit]:
+        chunks = self.store.chunks_by_row(rows.tolist())
+        out = []
+        for rank, (row, score) in enumerate(zip(rows.tolist(), scores.tolist()), start=1):
+            chunk = chunks.get(row)
+            if chunk is None:  # removed by a commit that landed during this search
+                continue
+            out.append(Hit(chunk, float(score), {source: float(score)}, {source: rank}, (source,)))
+        return out
+
+    def bm25_retriever(self, name: str = "bm25") -> "BM25Retriever":
+        from rag_plugins.retrievers.bm25 import BM25Retriever
+
+        return BM25Retriever(self, name=name)
+
+    def dense_retriever(self, name: str = "dense") -> "DenseRetriever":
+        from rag_plugins.retrievers.dense import DenseRetriever
+
+        return DenseRetriever(self, name=name)
+
+    def hybrid_retriever(self, method: str = "rrf", weights: Mapping[str, float] | None = None,
+                         **options: Any) -> "HybridRetriever":
+        from rag_plugins.retrievers.hybrid import HybridRetriever
+
+        return HybridRetriever([self.bm25_retriever(), self.dense_retriever()], method=method,
+                               weights=weights, **options)
+
+    def retriever(self, kind: str, **options: Any) -> Any:
+        """``bm25``, ``dense`` or ``hybrid``, by name (what the CLI uses)."""
+        if kind == "bm25":
+            return self.bm25_retriever(**options)
+        if kind == "dense":
+            return self.dense_retriever(**options)
+        if kind == "hybrid":
+            return self.hybrid_retriever(**options)
+        raise InvalidInputError(f"unknown retriever {kind!r}; use bm25, dense or hybrid")
+
+    # lifecycle ---------------------------------------------------------------------------
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "KnowledgeBase":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_same_model(recorded: dict[str, Any], embedder: Embedder, path: Path) -> None:
+    if recorded["fingerprint"] != embedder.fingerprint or recorded["dimension"] != embedder.dimension:
+        raise EmbeddingModelMismatchError(
+            f"{path} was embedded with {recorded['model_id']!r} (fingerprint "
+            f"{recorded['fingerprint'][:12]}, dimension {recorded['dimension']}), but the embedder "
+            f"given is {embedder.model_id!r} (fingerprint {embedder.fingerprint[:12]}, dimension "
+            f"{embedder.dimension}). Mixing models gives meaningless scores: open the base without "
+            "an embedder to reuse its model, or index into a new directory"
+        )
+

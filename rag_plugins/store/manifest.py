@@ -1,0 +1,66 @@
+"""The per-generation JSON manifest: format version, embedding model, file checksums."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from rag_plugins.errors import IndexCorruptedError, UnsupportedFormatVersionError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_format_version(version: Any, where: Path) -> None:
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise UnsupportedFormatVersionError(
+            f"{where} was written in knowledge-base format {version!r}, but this rag-plugins "
+            f"reads format {FORMAT_VERSION} and older. Upgrade: pip install -U rag-plugins"
+        )
+
+
+def write_manifest(directory: Path, files: list[str], body: dict[str, Any]) -> dict[str, Any]:
+    """Checksum ``files``, write the manifest, and fsync everything in ``directory``."""
+    manifest = {"format_version": FORMAT_VERSION, **body,
+                "files": {name: sha256_file(directory / name) for name in sorted(files)}}
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    for name in [*files, MANIFEST]:
+        with open(directory / name, "rb") as fh:
+            os.fsync(fh.fileno())
+    return manifest
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """Load and verify a generation's manifest; any mismatch refuses to load."""
+    path = directory / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptedError(
+            f"cannot read {path} ({exc}); the knowledge base is damaged: restore it from a "
+            "backup or rebuild it"
+        ) from exc
+    check_format_version(manifest.get("format_version"), directory)
+    for name, expected in manifest.get("files", {}).items():
+        file = directory / name
+        if not file.exists():
+            raise IndexCorruptedError(f"index file {file} is missing; restore it or rebuild the index")
+        actual = sha256_file(file)
+        if actual != expected:
+            raise IndexCorruptedError(
+                f"index file {file} does not match its checksum (expected sha256 {expected[:12]}…, "
+                f"found {actual[:12]}…): it is corrupt or truncated. Nothing was loaded; restore "
+                "the directory from a backup or rebuild the index"
+            )
+    return manifest
