@@ -121,15 +121,15 @@ class SentenceTransformerEmbedder:
         }
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, self.model.encode_document)
+        return self._encode(texts, self.model.encode_document, bool(self.show_progress))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, self.model.encode_query)
+        return self._encode(texts, self.model.encode_query, False)
 
-    def _encode(self, texts: Sequence[str], encode: Any) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], encode: Any, show: bool) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         out = encode(texts, batch_size=self.batch_size, normalize_embeddings=self.normalize,
-                     convert_to_numpy=True, show_progress_bar=bool(self.show_progress))
+                     convert_to_numpy=True, show_progress_bar=show)
         return check_embeddings(out, len(texts), None, self.model_id)

@@ -70,14 +70,18 @@ class HybridRetriever(BaseRetriever):
     def _depth(self, k: int) -> int:
         return max(self.candidate_k or max(4 * k, 50), k)
 
+    def _active(self) -> dict[str, Retriever]:
+        """Sources with weight 0 contribute nothing, so they are not queried at all."""
+        return {n: r for n, r in self.retrievers.items() if self.weights[n] > 0}
+
     def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
         depth = self._depth(k)
-        results = {n: r.retrieve(query, k=depth, filters=filters) for n, r in self.retrievers.items()}
+        results = {n: r.retrieve(query, k=depth, filters=filters) for n, r in self._active().items()}
         return self.fuse(results, k)
 
     def _batch_retrieve(self, queries: list[str], k: int, filters: Filters | None) -> list[list[Hit]]:
         depth = self._depth(k)
-        per_source = {n: r.batch_retrieve(queries, k=depth, filters=filters) for n, r in self.retrievers.items()}
+        per_source = {n: r.batch_retrieve(queries, k=depth, filters=filters) for n, r in self._active().items()}
         return [self.fuse({n: per_source[n][i] for n in per_source}, k) for i in range(len(queries))]
 
     def fuse(self, results: Mapping[str, list[Hit]], k: int) -> list[Hit]:

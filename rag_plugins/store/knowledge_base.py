@@ -184,7 +184,7 @@ class KnowledgeBase:
         if isinstance(embedder, str):
             from rag_plugins.embeddings.sentence_transformer import SentenceTransformerEmbedder
 
-            embedder = SentenceTransformerEmbedder(embedder, show_progress=show_progress)
+            embedder = SentenceTransformerEmbedder(embedder)
         version = store.get_meta("format_version")
         requested = {
             "chunk_size": chunk_size, "chunk_overlap": chunk_overlap,
@@ -264,7 +264,7 @@ class KnowledgeBase:
             from rag_plugins.embeddings.sentence_transformer import SentenceTransformerEmbedder
 
             return SentenceTransformerEmbedder(recorded["model_id"], revision=recorded.get("revision"),
-                                               normalize=recorded["normalize"], show_progress=show_progress)
+                                               normalize=recorded["normalize"])
         _check_same_model(recorded, embedder, path)
         return embedder
 

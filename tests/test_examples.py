@@ -1,0 +1,17 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_demo_runs_and_shows_per_retriever_scores(tmp_path, minilm_path):
+    env = {**os.environ, "RAG_PLUGINS_EMBEDDING_MODEL": minilm_path, "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "examples/demo.py", "--kb", str(tmp_path / "kb"), "--limit", "40"]
+    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "40 added" in out.stdout and "fused" in out.stdout
+    assert "bm25: score" in out.stdout and "dense: score" in out.stdout
+    again = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert "40 unchanged" in again.stdout and "0 embedded" in again.stdout
