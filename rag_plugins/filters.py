@@ -15,7 +15,7 @@ typo would otherwise silently return nothing.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -166,14 +166,3 @@ def builtin_metadata(chunk_id: str, document_id: str, metadata: Mapping[str, Any
     view["chunk_id"] = chunk_id
     return view
 
-
-def iter_fields(filters: Mapping[str, Any]) -> Iterable[str]:
-    """Every field name a filter mentions (for error messages and planning)."""
-    for name, condition in filters.items():
-        if name in ("$and", "$or"):
-            for sub in condition:
-                yield from iter_fields(sub)
-        elif name == "$not":
-            yield from iter_fields(condition)
-        else:
-            yield name

@@ -29,7 +29,7 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
             raise InvalidInputError(f"{path} does not exist")
 
 
-def load_file(path: Path) -> Iterator[Document]:
+def load_file(path: Path, with_source: bool = True) -> Iterator[Document]:
     """Text and Markdown files are one document each, with the path as id; JSONL gives
     one document per line with its ``_id``/``id``, ``text``, optional ``title`` and ``metadata``."""
     fmt = FORMATS[path.suffix.lower()]
@@ -51,7 +51,8 @@ def load_file(path: Path) -> Iterator[Document]:
             metadata = dict(row.get("metadata") or {})
             if row.get("title"):
                 metadata["title"] = row["title"]
-            metadata.setdefault("source", path.as_posix())
+            if with_source:
+                metadata.setdefault("source", path.as_posix())
             yield Document(str(doc_id) if doc_id is not None else f"{path.as_posix()}:{line_no}",
                            row["text"], metadata)
 

@@ -66,6 +66,19 @@ class Hit:
     def document_id(self) -> str:
         return self.chunk.document_id
 
+    def flat_metadata(self) -> dict[str, Any]:
+        """Chunk metadata plus ids, scores, ranks and provenance: what framework adapters attach."""
+        return {
+            **dict(self.chunk.metadata),
+            "chunk_id": self.chunk.id,
+            "document_id": self.chunk.document_id,
+            "position": self.chunk.position,
+            "score": self.score,
+            "scores": dict(self.scores),
+            "ranks": dict(self.ranks),
+            "provenance": list(self.provenance),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view, used by the CLI and the framework adapters."""
         return {

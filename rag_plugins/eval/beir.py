@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 from rag_plugins.errors import InvalidInputError
+from rag_plugins.loaders import load_file
 from rag_plugins.types import Document
 
 
@@ -29,20 +30,7 @@ class BeirDataset:
 
 def iter_corpus(path: Path) -> Iterator[Document]:
     """One Document per line; the title goes into ``metadata['title']``."""
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                doc_id = str(row.get("_id", row.get("id")))
-                text = row["text"]
-            except (ValueError, KeyError, AttributeError) as exc:
-                raise InvalidInputError(f"{path}:{line_no}: not a BEIR corpus line ({exc})") from exc
-            metadata = dict(row.get("metadata") or {})
-            if row.get("title"):
-                metadata["title"] = row["title"]
-            yield Document(doc_id, text, metadata)
+    return load_file(Path(path), with_source=False)
 
 
 def load_qrels(path: Path) -> dict[str, dict[str, int]]:

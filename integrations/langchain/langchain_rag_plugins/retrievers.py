@@ -13,18 +13,7 @@ from rag_plugins.types import Hit
 
 def hit_to_document(hit: Hit) -> Document:
     """A LangChain Document whose metadata keeps every score, rank and the provenance."""
-    chunk = hit.chunk
-    metadata = {
-        **dict(chunk.metadata),
-        "chunk_id": chunk.id,
-        "document_id": chunk.document_id,
-        "position": chunk.position,
-        "score": hit.score,
-        "scores": dict(hit.scores),
-        "ranks": dict(hit.ranks),
-        "provenance": list(hit.provenance),
-    }
-    return Document(page_content=chunk.text, metadata=metadata, id=chunk.id)
+    return Document(page_content=hit.chunk.text, metadata=hit.flat_metadata(), id=hit.chunk.id)
 
 
 class RagPluginsRetriever(BaseRetriever):

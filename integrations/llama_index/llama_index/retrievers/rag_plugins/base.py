@@ -16,16 +16,7 @@ _SCORE_KEYS = ["score", "scores", "ranks", "provenance", "chunk_id", "position",
 
 def hit_to_node(hit: Hit) -> NodeWithScore:
     chunk = hit.chunk
-    metadata = {
-        **dict(chunk.metadata),
-        "chunk_id": chunk.id,
-        "document_id": chunk.document_id,
-        "position": chunk.position,
-        "score": hit.score,
-        "scores": dict(hit.scores),
-        "ranks": dict(hit.ranks),
-        "provenance": list(hit.provenance),
-    }
+    metadata = hit.flat_metadata()
     node = TextNode(
         id_=chunk.id,
         text=chunk.text,
