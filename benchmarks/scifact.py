@@ -22,12 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RAG_PLUGINS_PROGRESS", "1")
 
-from rag_plugins import Document, KnowledgeBase  # noqa: E402
+from rag_plugins import KnowledgeBase  # noqa: E402
 from rag_plugins.eval.beir import load_beir  # noqa: E402
 from rag_plugins.eval.runner import evaluate_run, latency_summary, run_queries  # noqa: E402
 from rag_plugins.store.knowledge_base import index_text  # noqa: E402
@@ -66,7 +64,8 @@ def bm25_speed(kb: KnowledgeBase, dataset, repeats: int) -> dict:
 
     snap = kb.searchable_snapshot()
     chunks = kb.store.chunks_by_row(snap.rows.tolist())
-    corpus_tokens = [snap.analyzer.tokenize(index_text(chunks[r], True)) for r in snap.rows.tolist()]
+    heading = kb.settings["index_heading_path"]
+    corpus_tokens = [snap.analyzer.tokenize(index_text(chunks[r], heading)) for r in snap.rows.tolist()]
     reference = bm25s.BM25(method="lucene", k1=snap.bm25.params.k1, b=snap.bm25.params.b)
     reference.index(corpus_tokens, show_progress=False)
     queries = [snap.analyzer.tokenize(q) for q in dataset.queries.values()]

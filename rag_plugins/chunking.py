@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator
 
 from rag_plugins.errors import InvalidInputError
 from rag_plugins.types import Chunk, Document
@@ -187,9 +187,6 @@ class StructureAwareChunker:
                 )
             )
         return chunks
-
-    def split_many(self, documents: Sequence[Document]) -> list[list[Chunk]]:
-        return [self.split(d) for d in documents]
 
     def _fit(self, text: str, span: _Span) -> list[tuple[_Span, int]]:
         """Return ``span`` whole if it fits, else cut into fitting pieces."""

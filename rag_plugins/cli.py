@@ -21,9 +21,12 @@ RETRIEVERS = ("bm25", "dense", "hybrid")
 
 def _open_kb(directory: Path, args: argparse.Namespace, dense: bool) -> KnowledgeBase:
     exists = (directory / "kb.sqlite").exists()
-    embedder = args.embedding_model if (dense and (args.embedding_model or not exists)) else None
-    if dense and not exists and embedder is None:
-        embedder = DEFAULT_EMBEDDING_MODEL
+    if not dense:
+        embedder = None
+    elif exists:
+        embedder = args.embedding_model  # None: the base reloads its recorded model
+    else:
+        embedder = args.embedding_model or DEFAULT_EMBEDDING_MODEL
     return KnowledgeBase.open(directory, embedder=embedder,
                               chunk_size=None if exists else args.chunk_size,
                               chunk_overlap=None if exists else args.chunk_overlap)
@@ -61,6 +64,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     with KnowledgeBase.open(directory, embedder=args.embedding_model) as kb:
         kind = args.retriever
         if kind != "bm25" and kb.embedder is None:
+            print(f"note: {directory} is BM25-only; answering with --retriever bm25", file=sys.stderr)
             kind = "bm25"
         filters = json.loads(args.filter) if args.filter else None
         hits = _retriever(kb, kind, args.fusion).retrieve(args.query, k=args.k, filters=filters)

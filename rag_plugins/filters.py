@@ -64,7 +64,6 @@ class MetadataIndex:
                         postings.setdefault(_key(element), []).append(row)
                     except TypeError:
                         continue
-        self._posting_arrays: dict[str, dict[Any, np.ndarray]] = {}
 
     @property
     def fields(self) -> set[str]:

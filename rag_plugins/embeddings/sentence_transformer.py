@@ -111,15 +111,6 @@ class SentenceTransformerEmbedder:
         """Length of ``text`` in the model's tokens, special tokens excluded."""
         return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "model_id": self.model_id,
-            "revision": self.revision,
-            "fingerprint": self.fingerprint,
-            "dimension": self.dimension,
-            "normalize": self.normalize,
-        }
-
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.model.encode_document, bool(self.show_progress))
 

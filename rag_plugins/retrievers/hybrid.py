@@ -18,7 +18,7 @@ class HybridRetriever(BaseRetriever):
     Every fused hit keeps each source's own score and rank in ``hit.scores`` /
     ``hit.ranks``, plus the fused score under this retriever's name; ``provenance``
     names the sources that returned it. Each source is asked for ``candidate_k`` hits
-    (default ``max(4 * k, 50)``) before fusion.
+    (default ``max(k, 50)``) before fusion.
 
     >>> import tempfile
     >>> from rag_plugins import Document, KnowledgeBase
@@ -68,7 +68,7 @@ class HybridRetriever(BaseRetriever):
         self.name = name
 
     def _depth(self, k: int) -> int:
-        return max(self.candidate_k or max(4 * k, 50), k)
+        return max(self.candidate_k or 50, k)
 
     def _active(self) -> dict[str, Retriever]:
         """Sources with weight 0 contribute nothing, so they are not queried at all."""

@@ -226,7 +226,6 @@ class KnowledgeBase:
         return {
             "chunk_size": chunk_size or 200,
             "chunk_overlap": requested["chunk_overlap"] or 0,
-            "chunk_unit": "tokens" if embedder is not None and hasattr(embedder, "count_tokens") else "words",
             "analyzer": requested["analyzer"] or Analyzer().config(),
             "bm25": requested["bm25"] or {"k1": BM25Params().k1, "b": BM25Params().b},
             "vector_index": requested["vector_index"] or VectorIndexConfig().to_dict(),
