@@ -64,7 +64,7 @@ def bm25_speed(kb: KnowledgeBase, dataset, repeats: int) -> dict:
 
     snap = kb.searchable_snapshot()
     chunks = kb.store.chunks_by_row(snap.rows.tolist())
-    heading = kb.settings["index_heading_path"]
+    heading = kb.settings["index_context"]
     corpus_tokens = [snap.analyzer.tokenize(index_text(chunks[r], heading)) for r in snap.rows.tolist()]
     reference = bm25s.BM25(method="lucene", k1=snap.bm25.params.k1, b=snap.bm25.params.b)
     reference.index(corpus_tokens, show_progress=False)

@@ -42,6 +42,23 @@ class Chunk:
     def heading_path(self) -> list[str]:
         return list(self.metadata.get("heading_path", []))
 
+    @property
+    def contextual_text(self) -> str:
+        """The text with its document title and heading path above it.
+
+        A chunk deep in a document rarely repeats what it is about; the title and the
+        section headings carry that. This is what the indexes and rerankers read.
+
+        >>> Chunk("d#0", "d", "It binds ACE2.", 0,
+        ...       {"title": "Spike protein", "heading_path": ["Entry"]}).contextual_text
+        'Spike protein > Entry\\nIt binds ACE2.'
+        """
+        context = self.heading_path
+        title = self.metadata.get("title")
+        if isinstance(title, str) and title.strip() and context[:1] != [title.strip()]:
+            context.insert(0, title.strip())
+        return " > ".join(context) + "\n" + self.text if context else self.text
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -78,6 +95,29 @@ class Hit:
             "ranks": dict(self.ranks),
             "provenance": list(self.provenance),
         }
+
+    @classmethod
+    def from_flat(cls, chunk_id: str, text: str, metadata: Mapping[str, Any], score: float | None = None,
+                  rank: int = 1, source: str = "input") -> "Hit":
+        """Rebuild a hit from a framework document's text and metadata: the inverse of
+        :meth:`flat_metadata` for our own hits, and a fresh hit (scored by ``source`` at
+        ``rank``) for documents that came from elsewhere.
+
+        >>> h = Hit(Chunk("d#0", "d", "t", 0, {"lang": "en"}), 0.5, {"bm25": 0.5}, {"bm25": 1}, ("bm25",))
+        >>> Hit.from_flat("d#0", "t", h.flat_metadata()) == h
+        True
+        """
+        meta = dict(metadata)
+        own = {k: meta.pop(k) for k in ("chunk_id", "document_id", "position", "score", "scores", "ranks",
+                                         "provenance") if k in meta}
+        if score is None:
+            score = own.get("score", 0.0)
+        score = float(score) if score is not None else 0.0
+        chunk = Chunk(str(own.get("chunk_id", chunk_id)), str(own.get("document_id", chunk_id)), text,
+                      int(own.get("position", 0)), meta)
+        if "scores" in own and "ranks" in own:
+            return cls(chunk, score, dict(own["scores"]), dict(own["ranks"]), tuple(own.get("provenance", ())))
+        return cls(chunk, score, {source: score}, {source: rank}, (source,))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view, used by the CLI and the framework adapters."""

@@ -81,12 +81,9 @@ def content_hash(document: Document) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def index_text(chunk: Chunk, with_heading_path: bool) -> str:
-    """What the indexes see: the heading path (context) above the chunk text."""
-    path = chunk.heading_path
-    if with_heading_path and path:
-        return " > ".join(path) + "\n" + chunk.text
-    return chunk.text
+def index_text(chunk: Chunk, with_context: bool) -> str:
+    """What the indexes see: :attr:`Chunk.contextual_text`, or the bare text."""
+    return chunk.contextual_text if with_context else chunk.text
 
 
 def _as_document(item: Any) -> Document:
@@ -168,7 +165,7 @@ class KnowledgeBase:
         analyzer: Analyzer | None = None,
         bm25: BM25Params | None = None,
         vector_index: VectorIndexConfig | None = None,
-        index_heading_path: bool | None = None,
+        index_context: bool | None = None,
         show_progress: bool | None = None,
         use_gpu: bool | None = None,
     ) -> "KnowledgeBase":
@@ -177,6 +174,8 @@ class KnowledgeBase:
         ``embedder`` is an :class:`~rag_plugins.protocols.Embedder` or a sentence-transformers
         model id/path. A new base without one is BM25-only. An existing base reloads its
         recorded model when ``embedder`` is omitted, and refuses a different one.
+        ``index_context`` (default True) puts each chunk's document title (metadata
+        ``title``) and heading path above its text in what BM25 and the embedder see.
         """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
@@ -191,7 +190,7 @@ class KnowledgeBase:
             "analyzer": analyzer.config() if analyzer else None,
             "bm25": {"k1": bm25.k1, "b": bm25.b} if bm25 else None,
             "vector_index": vector_index.to_dict() if vector_index else None,
-            "index_heading_path": index_heading_path,
+            "index_context": index_context,
         }
         try:
             if version is None:
@@ -229,7 +228,7 @@ class KnowledgeBase:
             "analyzer": requested["analyzer"] or Analyzer().config(),
             "bm25": requested["bm25"] or {"k1": BM25Params().k1, "b": BM25Params().b},
             "vector_index": requested["vector_index"] or VectorIndexConfig().to_dict(),
-            "index_heading_path": True if requested["index_heading_path"] is None else requested["index_heading_path"],
+            "index_context": True if requested["index_context"] is None else requested["index_context"],
             "embedding": embedding,
         }
 
@@ -317,6 +316,13 @@ class KnowledgeBase:
 
     def document_ids(self) -> list[str]:
         return self.store.document_ids()
+
+    def chunks(self, doc_id: str) -> list[Chunk]:
+        """The committed chunks of one document, in order."""
+        if doc_id not in self:
+            raise DocumentNotFoundError(f"no document with id {doc_id!r} in {self.path}")
+        by_row = self.store.chunks_by_row(self.store.rows_of_documents([doc_id]).tolist())
+        return sorted(by_row.values(), key=lambda c: c.position)
 
     def document_version(self, doc_id: str) -> int:
         info = self.store.document_info(doc_id)
@@ -420,7 +426,7 @@ class KnowledgeBase:
                         chunk_rows.append((next_row, chunk))
                         next_row += 1
                     bar.update(1)
-            heading = self.settings["index_heading_path"]
+            heading = self.settings["index_context"]
             texts = [index_text(c, heading) for _, c in chunk_rows]
             add_rows = np.asarray([r for r, _ in chunk_rows], dtype=np.int64)
 
@@ -526,6 +532,18 @@ class KnowledgeBase:
         self._check_embedder()
         return check_embeddings(self.embedder.embed_queries(list(queries)), len(queries),
                                 self.settings["embedding"]["dimension"], self.embedder.model_id)
+
+    def chunk_embeddings(self, chunks: Sequence[Chunk]) -> np.ndarray:
+        """The stored vectors of ``chunks`` (from the content-hash cache; a chunk whose
+        vector is missing is embedded now). Used by MMR and anything comparing chunks."""
+        if self.embedder is None:
+            raise InvalidInputError(
+                f"the knowledge base at {self.path} has no embeddings (it was built without an "
+                "embedder); open one built with an embedder"
+            )
+        self._check_embedder()
+        vectors, _ = self._embed([index_text(c, self.settings["index_context"]) for c in chunks])
+        return vectors
 
     def hits(self, rows: np.ndarray, scores: np.ndarray, source: str) -> list[Hit]:
         chunks = self.store.chunks_by_row(rows.tolist())

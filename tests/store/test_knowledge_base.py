@@ -83,6 +83,24 @@ def test_staged_changes_are_invisible_until_commit(tmp_path, corpus):
     assert kb.bm25_retriever().retrieve("zebra", k=1)[0].document_id == "new"
 
 
+def test_titles_and_headings_are_indexed_unless_turned_off(tmp_path):
+    docs = [Document("a", "It binds the receptor.", {"title": "Spike protein"}),
+            Document("b", "# Vaccines\n\nTrials in 2020.", {"title": "Other"})]
+    with_context = KnowledgeBase.open(tmp_path / "on")
+    with_context.upsert(docs)
+    with_context.commit()
+    def matching(kb, query):
+        return [h.document_id for h in kb.bm25_retriever().retrieve(query, k=2) if h.score > 0]
+
+    assert matching(with_context, "spike") == ["a"]
+    assert matching(with_context, "vaccine") == ["b"]
+    assert with_context.bm25_retriever().retrieve("spike", k=1)[0].chunk.text == "It binds the receptor."
+    bare = KnowledgeBase.open(tmp_path / "off", index_context=False)
+    bare.upsert(docs)
+    bare.commit()
+    assert matching(bare, "spike") == [] and matching(bare, "vaccine") == []
+
+
 def test_filters_keep_the_k_guarantee(tmp_path, embedder):
     docs = [Document(f"d{i}", f"common words about topic number {i}", {"group": "a" if i % 10 == 0 else "b"})
             for i in range(60)]
