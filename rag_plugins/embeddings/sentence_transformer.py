@@ -9,20 +9,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from rag_plugins._deps import require
+from rag_plugins._device import pick_device
 from rag_plugins.embeddings.validation import check_embeddings
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-
-
-def pick_device() -> str:
-    """CUDA when torch sees a GPU, then Apple MPS, else CPU."""
-    torch = require("torch", "Dense embeddings")
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
 
 
 class SentenceTransformerEmbedder:

@@ -6,7 +6,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -50,10 +50,12 @@ def run_queries(
     batch_size: int = 32,
     chunk_depth: int = 3,
     show_progress: bool | None = None,
+    on_hits: Callable[[str, list[Hit]], None] | None = None,
 ) -> tuple[dict[str, list[tuple[str, float]]], list[float]]:
     """Retrieve ``k`` documents per query (``chunk_depth * k`` chunks, collapsed).
 
-    Returns the run and the per-batch latency per query, in seconds.
+    Returns the run and the per-batch latency per query, in seconds. ``on_hits(qid,
+    hits)`` sees each query's hits (e.g. to estimate confidence).
     """
     qids = list(dataset.queries)
     run: dict[str, list[tuple[str, float]]] = {}
@@ -67,6 +69,8 @@ def run_queries(
             latencies.extend([elapsed / len(batch)] * len(batch))
             for qid, hits in zip(batch, results):
                 run[qid] = documents_in_order(hits, k)
+                if on_hits is not None:
+                    on_hits(qid, hits)
             bar.update(len(batch))
     return run, latencies
 

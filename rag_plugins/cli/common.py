@@ -1,0 +1,112 @@
+"""What the subcommands share: opening a knowledge base and indexing a BEIR corpus into it."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from rag_plugins.embeddings.sentence_transformer import DEFAULT_EMBEDDING_MODEL
+from rag_plugins.errors import RagPluginsError
+from rag_plugins.store.knowledge_base import KnowledgeBase
+
+RETRIEVERS = ("bm25", "dense", "hybrid")
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--embedding-model", help=f"sentence-transformers id or local path (default for new bases: {DEFAULT_EMBEDDING_MODEL})")
+    p.add_argument("--chunk-size", type=int, help="chunk size for a new base (model tokens, or words without a model)")
+    p.add_argument("--chunk-overlap", type=int, help="overlap between chunks for a new base")
+
+
+def add_index_dir_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index-dir", help="knowledge-base directory to reuse or build (default: a temporary one)")
+    p.add_argument("--rebuild", action="store_true", help="rebuild --index-dir if it does not match")
+
+
+def open_kb(directory: Path, args: argparse.Namespace, dense: bool) -> KnowledgeBase:
+    exists = (directory / "kb.sqlite").exists()
+    if not dense:
+        embedder = None
+    elif exists:
+        embedder = args.embedding_model  # None: the base reloads its recorded model
+    else:
+        embedder = args.embedding_model or DEFAULT_EMBEDDING_MODEL
+    return KnowledgeBase.open(directory, embedder=embedder,
+                              chunk_size=None if exists else args.chunk_size,
+                              chunk_overlap=None if exists else args.chunk_overlap)
+
+
+def make_retriever(kb: KnowledgeBase, kind: str, fusion: str) -> Any:
+    return kb.hybrid_retriever(method=fusion) if kind == "hybrid" else kb.retriever(kind)
+
+
+def add_rerank_args(p: argparse.ArgumentParser, depth: int = 100) -> None:
+    p.add_argument("--rerank", metavar="MODEL_OR_PATH", help="rerank with this cross-encoder (id or local folder)")
+    p.add_argument("--rerank-depth", type=int, default=depth, help=f"candidates reranked per query (default {depth})")
+    p.add_argument("--rerank-max-length", type=int, default=512, help="cross-encoder max tokens per pair")
+
+
+def make_pipeline(kb: KnowledgeBase, args: argparse.Namespace) -> Any:
+    """The retriever the flags describe: ``--retriever``/``--fusion``, then ``--rerank``."""
+    retriever = make_retriever(kb, args.retriever, args.fusion)
+    if getattr(args, "rerank", None):
+        from rag_plugins.rerank import CrossEncoderReranker, RerankedRetriever
+
+        reranker = CrossEncoderReranker(args.rerank, max_length=args.rerank_max_length)
+        reranker.warm_up()
+        retriever = RerankedRetriever(retriever, reranker, depth=args.rerank_depth)
+    return retriever
+
+
+@dataclass
+class IndexedCorpus:
+    kb: KnowledgeBase
+    directory: Path
+    seconds: float
+    reused: bool
+
+
+@contextmanager
+def dataset_kb(dataset: Any, args: argparse.Namespace, dense: bool) -> Iterator[IndexedCorpus]:
+    """Open ``--index-dir`` (or a temporary base), bring it in line with the dataset's
+    corpus (only changes are indexed), and close it afterwards."""
+    temp = None
+    if args.index_dir:
+        directory = Path(args.index_dir)
+        if args.rebuild and (directory / "kb.sqlite").exists():
+            shutil.rmtree(directory)
+    else:
+        temp = tempfile.mkdtemp(prefix="rag-plugins-")
+        directory = Path(temp)
+    try:
+        try:
+            kb = open_kb(directory, args, dense)
+        except RagPluginsError as exc:
+            raise RagPluginsError(f"{exc}\nThe index in {directory} does not match this run; "
+                                  "pass --rebuild to rebuild it, or choose another --index-dir") from exc
+        with kb:
+            if dense and kb.embedder is None:
+                raise RagPluginsError(f"{directory} is a BM25-only index; this run needs dense vectors: "
+                                      "pass --rebuild or another --index-dir")
+            t0 = time.perf_counter()
+            result = kb.upsert(dataset.corpus)
+            corpus_ids = {d.id for d in dataset.corpus}
+            stale = [i for i in kb.document_ids() if i not in corpus_ids]
+            kb.delete(stale)
+            commit = kb.commit()
+            seconds = time.perf_counter() - t0
+            reused = not result.added and not result.updated and not stale
+            print(f"index: {'reused' if reused else 'built'} {directory} "
+                  f"({len(result.added)} added, {len(result.updated)} updated, {len(stale)} removed, "
+                  f"{commit.chunks_embedded} chunks embedded) in {seconds:.1f}s", file=sys.stderr)
+            yield IndexedCorpus(kb, directory, seconds, reused)
+    finally:
+        if temp:
+            shutil.rmtree(temp, ignore_errors=True)

@@ -1,0 +1,83 @@
+"""``rag-plugins eval DATASET_DIR``: run a retriever (optionally reranked) on a BEIR split."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from rag_plugins.cli.common import (
+    RETRIEVERS, add_index_dir_args, add_model_args, add_rerank_args, dataset_kb, make_pipeline,
+)
+from rag_plugins.retrievers.fusion import FUSION_METHODS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="evaluate a retriever on a BEIR-layout dataset")
+    p.add_argument("dataset")
+    p.add_argument("--split", default="test")
+    p.add_argument("--retriever", choices=RETRIEVERS, default="hybrid")
+    p.add_argument("--fusion", choices=sorted(FUSION_METHODS), default="rrf")
+    add_index_dir_args(p)
+    p.add_argument("--k", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=32, help="queries per batch")
+    add_rerank_args(p)
+    p.add_argument("--confidence", metavar="FILE", help="a fitted confidence file (rag-plugins calibrate): "
+                   "also report its AUROC, ECE and risk-coverage on this split")
+    p.add_argument("--run-file", required=True, help="TREC run file to write")
+    p.add_argument("--output", required=True, help="metrics JSON to write")
+    add_model_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rag_plugins.eval.beir import load_beir
+    from rag_plugins.eval.runner import EvalResult, evaluate_run, latency_summary, run_queries
+
+    dataset = load_beir(args.dataset, args.split)
+    with dataset_kb(dataset, args, dense=args.retriever != "bm25") as indexed:
+        kb = indexed.kb
+        estimator = None
+        if args.confidence:
+            from rag_plugins.confidence import ConfidenceEstimator
+
+            estimator = ConfidenceEstimator.load(args.confidence)
+        retriever = make_pipeline(kb, args)
+        t0 = time.perf_counter()
+        estimates: dict[str, float] = {}
+
+        def record(qid: str, hits: list) -> None:
+            if estimator is not None:
+                estimates[qid] = estimator.estimate(hits).value
+
+        # a reranked pipeline returns exactly the candidates it reranked, one chunk per slot
+        run_, latencies = run_queries(retriever, dataset, k=args.k, batch_size=args.batch_size,
+                                      chunk_depth=1 if args.rerank else 3, on_hits=record)
+        query_seconds = time.perf_counter() - t0
+        model = kb.settings["embedding"]["model_id"] if kb.settings["embedding"] else None
+    metrics: dict[str, Any] = dict(evaluate_run(run_, dataset, cutoffs=sorted({1, 5, 10, args.k})))
+    metrics.update(
+        n_queries=len(dataset.queries),
+        timings={"index_seconds": indexed.seconds, "index_reused": indexed.reused,
+                 "query_seconds": query_seconds,
+                 "queries_per_second": len(dataset.queries) / query_seconds if query_seconds else None,
+                 "batch_size": args.batch_size, **latency_summary(latencies)},
+        config={"dataset": str(args.dataset), "split": args.split, "retriever": args.retriever,
+                "fusion": args.fusion if args.retriever == "hybrid" else None,
+                "embedding_model": model, "k": args.k,
+                "rerank": args.rerank, "rerank_depth": args.rerank_depth if args.rerank else None},
+    )
+    if estimator is not None:
+        from rag_plugins.eval.calibration import confidence_report, relevant_in_top_k
+
+        top = estimator.metadata.get("top_k", 5)
+        labels = [relevant_in_top_k([d for d, _ in run_[q]], dataset.qrels.get(q, {}), top) for q in estimates]
+        metrics["confidence"] = {"file": args.confidence, "event": f"relevant document in the top {top}",
+                                 **confidence_report(list(estimates.values()), labels)}
+    out = EvalResult(run_, metrics)
+    tag = f"rag-plugins-{args.retriever}" + ("-rerank" if args.rerank else "")
+    out.write_run(args.run_file, tag=tag)
+    out.write_metrics(args.output)
+    print(json.dumps({k: metrics[k] for k in ("ndcg@10", "recall@5", "recall_all@5", "mrr@10", "n_queries")}))
+    return 0

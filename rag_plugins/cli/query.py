@@ -1,0 +1,57 @@
+"""``rag-plugins query DIR "text"``: search a knowledge base, optionally reranked."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rag_plugins.cli.common import RETRIEVERS, make_retriever
+from rag_plugins.errors import RagPluginsError
+from rag_plugins.retrievers.fusion import FUSION_METHODS
+from rag_plugins.store.knowledge_base import KnowledgeBase
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("query", help="search a knowledge base")
+    p.add_argument("kb")
+    p.add_argument("query")
+    p.add_argument("--retriever", choices=RETRIEVERS, default="hybrid")
+    p.add_argument("--fusion", choices=sorted(FUSION_METHODS), default="rrf")
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--filter", help='metadata filter as JSON, e.g. \'{"lang": "en"}\'')
+    p.add_argument("--embedding-model", help="must be the model the base was built with")
+    p.add_argument("--rerank", metavar="MODEL_OR_PATH", help="rerank candidates with this cross-encoder")
+    p.add_argument("--rerank-depth", type=int, default=50, help="candidates to rerank (default 50)")
+    p.add_argument("--json", action="store_true", help="print hits as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    directory = Path(args.kb)
+    if not (directory / "kb.sqlite").exists():
+        raise RagPluginsError(f"{directory} is not a knowledge base; create it with: rag-plugins index PATH --kb {directory}")
+    with KnowledgeBase.open(directory, embedder=args.embedding_model) as kb:
+        kind = args.retriever
+        if kind != "bm25" and kb.embedder is None:
+            print(f"note: {directory} is BM25-only; answering with --retriever bm25", file=sys.stderr)
+            kind = "bm25"
+        filters = json.loads(args.filter) if args.filter else None
+        retriever = make_retriever(kb, kind, args.fusion)
+        if args.rerank:
+            from rag_plugins.rerank import CrossEncoderReranker, RerankedRetriever
+
+            retriever = RerankedRetriever(retriever, CrossEncoderReranker(args.rerank), depth=args.rerank_depth)
+        hits = retriever.retrieve(args.query, k=args.k, filters=filters)
+    if args.json:
+        print(json.dumps([h.to_dict() for h in hits], indent=2, ensure_ascii=False))
+        return 0
+    for rank, hit in enumerate(hits, start=1):
+        shown = [*hit.provenance, *(s for s in hit.scores if s not in hit.provenance)]
+        parts = ", ".join(f"{src} {hit.scores[src]:.3f} (#{hit.ranks[src]})" for src in shown if src in hit.ranks)
+        heading = " > ".join(hit.chunk.heading_path)
+        print(f"{rank:>2}. [{hit.score:.4f}] {hit.chunk.id}" + (f"  «{heading}»" if heading else ""))
+        print(f"    {parts}")
+        print("    " + " ".join(hit.chunk.text.split())[:240])
+    return 0
