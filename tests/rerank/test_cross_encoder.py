@@ -117,3 +117,15 @@ def test_query_command_reranks(small_kb, tiny_cross_encoder, capsys):
                  "--k", "2", "--json"]) == 0
     hits = json.loads(capsys.readouterr().out)
     assert len(hits) == 2 and all("rerank" in h["scores"] for h in hits)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="torch sees no CUDA GPU")
+def test_on_cuda_the_reranker_runs_in_fp16_and_agrees_with_fp32(tiny_cross_encoder):
+    gpu = CrossEncoderReranker(tiny_cross_encoder)
+    gpu.warm_up()
+    assert gpu.device == "cuda" and next(gpu.model.parameters()).dtype == torch.float16
+    cpu = CrossEncoderReranker(tiny_cross_encoder, device="cpu")
+    hits = hits_for(TEXTS)
+    fast, exact = gpu.rerank("capital of France", hits), cpu.rerank("capital of France", hits)
+    assert np.allclose(sorted(h.score for h in fast), sorted(h.score for h in exact), atol=1e-2)
