@@ -52,3 +52,18 @@ def abstention_estimator(abstention_kb):
     from tests.abstention_data import fit_estimator
 
     return fit_estimator(abstention_kb)
+
+
+@pytest.fixture(scope="module")
+def adapter_kb(tmp_path_factory, minilm_path):
+    """Three short documents with the real MiniLM: what the framework adapter tests search."""
+    from rag_plugins import Document, KnowledgeBase
+
+    base = KnowledgeBase.open(tmp_path_factory.mktemp("adapter-kb"), embedder=minilm_path)
+    base.upsert([
+        Document("bm25", "BM25 ranks documents by term frequency and inverse document frequency.", {"topic": "ir"}),
+        Document("faiss", "FAISS searches dense vectors quickly, on CPU or GPU.", {"topic": "ir"}),
+        Document("bread", "Sourdough bread needs a starter, flour, water and salt.", {"topic": "food"}),
+    ])
+    base.commit()
+    return base

@@ -38,7 +38,7 @@ from rag_plugins import KnowledgeBase  # noqa: E402
 from rag_plugins.confidence import ConfidenceEstimator  # noqa: E402
 from rag_plugins.eval.beir import held_out, load_beir, subset  # noqa: E402
 from rag_plugins.eval.calibration import confidence_report, relevant_in_top_k  # noqa: E402
-from rag_plugins.eval.runner import evaluate_run, latency_summary, run_queries  # noqa: E402
+from rag_plugins.eval.runner import documents_in_order, evaluate_run, latency_summary, run_queries  # noqa: E402
 from rag_plugins.rerank import CrossEncoderReranker, RerankedRetriever  # noqa: E402
 from rag_plugins.retrievers.fusion import FUSION_METHODS  # noqa: E402
 
@@ -69,8 +69,6 @@ def blended(reranked: dict[str, list], base: dict[str, list], method: str, weigh
 
 
 def as_run(hits_by_query: dict[str, list], k: int) -> dict[str, list]:
-    from rag_plugins.eval.runner import documents_in_order
-
     return {q: documents_in_order(h, k) for q, h in hits_by_query.items()}
 
 

@@ -32,10 +32,6 @@ class Confidence:
     status: str
     features: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def sufficient(self) -> bool:
-        return self.status in ("healthy", "ambiguous")
-
     def to_dict(self) -> dict[str, Any]:
         return {"confidence": self.value, "status": self.status, "features": dict(self.features)}
 

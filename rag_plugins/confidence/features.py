@@ -22,8 +22,9 @@ def confidence_features(hits: Sequence[Hit], sources: Sequence[str] | None = Non
       nothing stands out.
     - ``top_gap``: first score minus the mean of the top ``depth``.
 
-    ``sources`` defaults to the retrievers named in the first hit's ranks, excluding the
-    final score's own key.
+    ``sources`` defaults to every retriever that ranked any of the hits, except the
+    final scorer (the key whose score is the hit's score on every hit); a source that did
+    not return the first hit counts as disagreeing. A single retriever agrees with itself.
 
     >>> from rag_plugins import Chunk
     >>> hits = [Hit(Chunk(f"d{i}#0", f"d{i}", "t", 0), s, {"bm25": s}, {"bm25": i + 1}, ("bm25",))
@@ -36,7 +37,13 @@ def confidence_features(hits: Sequence[Hit], sources: Sequence[str] | None = Non
     scores = np.array([h.score for h in hits[:depth]], dtype=np.float64)
     top = hits[0]
     if sources is None:
-        sources = [s for s in top.ranks if top.scores.get(s) != top.score] or list(top.ranks)
+        sources = _first_stage_sources(hits)
     agreement = float(np.mean([top.ranks.get(s, 10**9) <= 5 for s in sources])) if sources else 0.0
     margin = float(scores[0] - scores[1]) if len(scores) > 1 else 0.0
     return np.array([scores[0], margin, agreement, float(scores.std()), float(scores[0] - scores.mean())])
+
+
+def _first_stage_sources(hits: Sequence[Hit]) -> list[str]:
+    seen = list(dict.fromkeys(name for h in hits for name in h.ranks))
+    final = {name for name in seen if all(h.scores.get(name) == h.score for h in hits)}
+    return [name for name in seen if name not in final] or seen

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import threading
 from typing import Any, Sequence
 
 import numpy as np
 
 from rag_plugins._deps import require
-from rag_plugins._device import pick_device
+from rag_plugins._device import LazyModel
 from rag_plugins.embeddings.validation import check_embeddings
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(LazyModel):
     """Encode texts with a sentence-transformers model, batched and (by default) normalised.
 
     The model loads on first use (or :meth:`warm_up`). Queries and documents go through
@@ -40,37 +39,22 @@ class SentenceTransformerEmbedder:
         show_progress: bool | None = None,
         model_kwargs: dict[str, Any] | None = None,
     ):
+        super().__init__(device)
         self.model_id = str(model_name_or_path)
-        self.device = device
         self.batch_size = batch_size
         self._normalize = normalize
         self.revision = revision
         self._max_seq_length = max_seq_length
         self.show_progress = show_progress
         self.model_kwargs = model_kwargs or {}
-        self._model: Any = None
         self._fingerprint: str | None = None
-        self._lock = threading.Lock()
 
-    def warm_up(self) -> None:
-        with self._lock:
-            if self._model is not None:
-                return
-            st = require("sentence_transformers", "Dense embeddings")
-            device = self.device or pick_device()
-            model = st.SentenceTransformer(
-                self.model_id, device=device, revision=self.revision, **self.model_kwargs
-            )
-            if self._max_seq_length:
-                model.max_seq_length = self._max_seq_length
-            self.device = device
-            self._model = model
-
-    @property
-    def model(self) -> Any:
-        if self._model is None:
-            self.warm_up()
-        return self._model
+    def _load(self, device: str) -> Any:
+        st = require("sentence_transformers", "Dense embeddings")
+        model = st.SentenceTransformer(self.model_id, device=device, revision=self.revision, **self.model_kwargs)
+        if self._max_seq_length:
+            model.max_seq_length = self._max_seq_length
+        return model
 
     @property
     def dimension(self) -> int:

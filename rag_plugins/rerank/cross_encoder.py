@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Sequence
 
 import numpy as np
 
 from rag_plugins._deps import require
-from rag_plugins._device import pick_device
+from rag_plugins._device import LazyModel
 from rag_plugins._validation import check_k, check_query
 from rag_plugins.errors import InvalidInputError, ModelLoadError
 from rag_plugins.rerank.hits import check_hits, rescored
@@ -17,7 +16,7 @@ from rag_plugins.types import Hit
 DEFAULT_RERANK_MODEL = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 
 
-class CrossEncoderReranker:
+class CrossEncoderReranker(LazyModel):
     """Rescore the top hits of any retriever by reading query and passage together.
 
     A bi-encoder or BM25 score says a passage is *near* the query; a cross-encoder reads
@@ -56,8 +55,8 @@ class CrossEncoderReranker:
     ):
         if not isinstance(model_name_or_path, str) or not model_name_or_path.strip():
             raise InvalidInputError("model_name_or_path must be a model id or a local folder path")
+        super().__init__(device)
         self.model_id = model_name_or_path
-        self.device = device
         self.max_length = None if max_length is None else check_k(max_length, "max_length")
         self.batch_size = check_k(batch_size, "batch_size")
         self.fp16 = fp16
@@ -66,43 +65,29 @@ class CrossEncoderReranker:
         self.name = name
         self.show_progress = show_progress
         self.model_kwargs = dict(model_kwargs or {})
-        self._model: Any = None
-        self._lock = threading.Lock()
 
     # loading ----------------------------------------------------------------------------
-    def warm_up(self) -> None:
-        """Load the model now instead of on the first query."""
-        with self._lock:
-            if self._model is not None:
-                return
-            st = require("sentence_transformers", "Cross-encoder reranking")
-            torch = require("torch", "Cross-encoder reranking")
-            device = self.device or pick_device()
-            try:
-                model = st.CrossEncoder(self.model_id, device=device, revision=self.revision,
-                                        max_length=self.max_length, activation_fn=torch.nn.Identity(),
-                                        model_kwargs=self.model_kwargs or None)
-            except (OSError, ValueError) as exc:
-                raise ModelLoadError(
-                    f"could not load the cross-encoder {self.model_id!r}: {exc}. Pass a local folder "
-                    "holding a saved CrossEncoder (e.g. from `rag-plugins train-reranker`) or a model id "
-                    "that is in the Hugging Face cache or downloadable from this machine."
-                ) from exc
-            if model.num_labels != 1:
-                raise ModelLoadError(
-                    f"{self.model_id!r} has {model.num_labels} output labels; a reranker needs a "
-                    "single relevance score (num_labels=1)"
-                )
-            if self.fp16 if self.fp16 is not None else str(device).startswith("cuda"):
-                model.half()
-            self.device = device
-            self._model = model
-
-    @property
-    def model(self) -> Any:
-        if self._model is None:
-            self.warm_up()
-        return self._model
+    def _load(self, device: str) -> Any:
+        st = require("sentence_transformers", "Cross-encoder reranking")
+        torch = require("torch", "Cross-encoder reranking")
+        try:
+            model = st.CrossEncoder(self.model_id, device=device, revision=self.revision,
+                                    max_length=self.max_length, activation_fn=torch.nn.Identity(),
+                                    model_kwargs=self.model_kwargs or None)
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(
+                f"could not load the cross-encoder {self.model_id!r}: {exc}. Pass a local folder "
+                "holding a saved CrossEncoder (e.g. from `rag-plugins train-reranker`) or a model id "
+                "that is in the Hugging Face cache or downloadable from this machine."
+            ) from exc
+        if model.num_labels != 1:
+            raise ModelLoadError(
+                f"{self.model_id!r} has {model.num_labels} output labels; a reranker needs a "
+                "single relevance score (num_labels=1)"
+            )
+        if self.fp16 if self.fp16 is not None else str(device).startswith("cuda"):
+            model.half()
+        return model
 
     # scoring ----------------------------------------------------------------------------
     def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:

@@ -28,17 +28,16 @@ def mmr_order(
     n = len(relevance)
     picked: list[int] = []
     gains: list[float] = []
-    redundancy = np.full(n, -np.inf)
+    redundancy = np.zeros(n)  # max similarity to anything picked; nothing picked yet
     available = np.ones(n, dtype=bool)
-    for _ in range(min(top_n, n)):
-        penalty = np.where(np.isfinite(redundancy), redundancy, 0.0)
-        gain = lambda_ * relevance - (1.0 - lambda_) * penalty
+    for step in range(min(top_n, n)):
+        gain = lambda_ * relevance - (1.0 - lambda_) * redundancy
         gain[~available] = -np.inf
         best = int(np.argmax(gain))
         picked.append(best)
         gains.append(float(gain[best]))
         available[best] = False
-        redundancy = np.maximum(redundancy, similarity[best])
+        redundancy = similarity[best] if step == 0 else np.maximum(redundancy, similarity[best])
     return picked, gains
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, Mapping, Sequence
 from rag_plugins._deps import require
 from rag_plugins._device import pick_device
 from rag_plugins._progress import progress_bar
-from rag_plugins.errors import InvalidInputError, ModelLoadError
+from rag_plugins.errors import DocumentNotFoundError, InvalidInputError, ModelLoadError
 from rag_plugins.protocols import Retriever
 from rag_plugins.types import Chunk
 
@@ -129,9 +130,10 @@ def mine_training_groups(
 
 
 def _first_chunk(knowledge_base: Any, doc_id: str) -> Chunk | None:
-    if doc_id not in knowledge_base:
+    try:
+        chunks = knowledge_base.chunks(doc_id)
+    except DocumentNotFoundError:
         return None
-    chunks = knowledge_base.chunks(doc_id)
     return chunks[0] if chunks else None
 
 
@@ -143,12 +145,8 @@ def load_trainable_cross_encoder(base: str, max_length: int, device: str) -> Any
     classification head starts fresh)."""
     st = require("sentence_transformers", "Training a reranker")
     torch = require("torch", "Training a reranker")
-    path = Path(base)
-    source = base
-    if path.is_dir() and (path / "modules.json").exists() and not (path / "config.json").exists():
-        raise ModelLoadError(f"{base} is a sentence-transformers folder without a transformer config.json")
     try:
-        model = st.CrossEncoder(source, num_labels=1, max_length=max_length, device=device,
+        model = st.CrossEncoder(base, num_labels=1, max_length=max_length, device=device,
                                 activation_fn=torch.nn.Identity())
     except (OSError, ValueError) as exc:
         raise ModelLoadError(
@@ -179,7 +177,6 @@ def train_reranker(
     output = Path(output_dir)
     if output.exists() and any(output.iterdir()):
         raise InvalidInputError(f"{output} exists and is not empty; pass a new folder for the trained model")
-    random.seed(config.seed)
     torch.manual_seed(config.seed)
     device = device or pick_device()
     model = load_trainable_cross_encoder(base, config.max_length, device)
@@ -262,8 +259,6 @@ def _save(model: Any, output: Path, report: TrainingReport) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = output.with_name(output.name + ".partial")
     if staging.exists():
-        import shutil
-
         shutil.rmtree(staging)
     model.save_pretrained(str(staging), safe_serialization=True)
     pickled = [p.name for p in staging.rglob("*") if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".pickle")]

