@@ -67,3 +67,25 @@ def adapter_kb(tmp_path_factory, minilm_path):
     ])
     base.commit()
     return base
+
+
+@pytest.fixture(scope="module")
+def graph_kb(tmp_path_factory):
+    """A knowledge graph over three documents with known triples: what the adapters'
+    graph tests traverse."""
+    from rag_plugins import Document, KnowledgeBase
+    from rag_plugins.graph import TripleExtractor
+
+    triples = TripleExtractor({
+        "film": [("Kiss and Tell", "stars", "Shirley Temple")],
+        "st": [("Shirley Temple", "held position", "Chief of Protocol")],
+        "pear": [("Pear", "is a", "Fruit")],
+    })
+    base = KnowledgeBase.open(tmp_path_factory.mktemp("graph-kb"), graph=triples, show_progress=False)
+    base.upsert([
+        Document("film", "Kiss and Tell is a 1945 film.", {"title": "Kiss and Tell (1945 film)"}),
+        Document("st", "Shirley Temple was Chief of Protocol.", {"title": "Shirley Temple"}),
+        Document("pear", "Pears are fruit.", {"title": "Pear"}),
+    ])
+    base.commit()
+    return base

@@ -1,9 +1,11 @@
-"""Index 300 Wikipedia paragraphs and search them with BM25, dense vectors and hybrid fusion.
+"""Index 300 Wikipedia paragraphs and search them with BM25, dense vectors, hybrid fusion
+and the knowledge graph.
 
     python examples/demo.py [--kb DIR] [--limit N]
 
 For every hit it prints the document, the fused score, and each retriever's own score and
-rank. Run it twice with the same --kb: the second run re-embeds nothing.
+rank. Then it answers a two-hop question through the graph and prints the evidence path
+that led to each paragraph. Run it twice with the same --kb: the second run re-embeds nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _model import example_embedding_model  # noqa: E402
 
 from rag_plugins import KnowledgeBase  # noqa: E402
+from rag_plugins.graph import GraphExpandedRetriever  # noqa: E402
 from rag_plugins.loaders import load_documents  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent / "data" / "hotpotqa_paragraphs.jsonl"
@@ -27,6 +30,7 @@ QUERIES = [
     "Lewiston Maineiacs arena seating capacity",
     "romantic comedy directed in a small Virginia town",
 ]
+RELATIONAL = "How is Kiss and Tell related to Shirley Temple's diplomatic career?"
 
 
 def main() -> None:
@@ -40,7 +44,7 @@ def main() -> None:
     documents = list(load_documents([CORPUS]))[: args.limit]
     print(f"Indexing {len(documents)} HotpotQA paragraphs (CC BY-SA 4.0) into {directory}")
     started = time.perf_counter()
-    with KnowledgeBase.open(directory, embedder=example_embedding_model(), show_progress=True) as kb:
+    with KnowledgeBase.open(directory, embedder=example_embedding_model(), graph=True, show_progress=True) as kb:
         staged = kb.upsert(documents)
         commit = kb.commit()
         print(f"  {len(staged.added)} added, {len(staged.updated)} updated, {len(staged.unchanged)} unchanged; "
@@ -60,6 +64,28 @@ def main() -> None:
                 print(f"     {sources}")
                 print(f"     {' '.join(hit.chunk.text.split())[:150]}")
             print()
+        show_graph(kb, args.k)
+
+
+def show_graph(kb: KnowledgeBase, k: int) -> None:
+    """A relational question through the graph, then the two-hop question with the graph
+    expanding what hybrid retrieval found: each hit with the path that reached it."""
+    graph = kb.graph_retriever("paths")
+    print(f"Q (graph, paths): {RELATIONAL}")
+    print("  seeds: " + ", ".join(f"{s.name} ({s.how})" for s in graph.seeds(RELATIONAL)))
+    for rank, hit in enumerate(graph.retrieve(RELATIONAL, k=k), start=1):
+        print(f"  {rank}. {hit.chunk.metadata.get('title', hit.document_id)}  [graph {hit.score:.4f}]")
+        for path in hit.evidence["paths"][:1]:
+            print(f"     path: {path}")
+    print()
+    expanded = GraphExpandedRetriever(kb.hybrid_retriever(method="rrf"), kb.graph_retriever())
+    print(f"Q (graph+hybrid): {QUERIES[0]}")
+    for rank, hit in enumerate(expanded.retrieve(QUERIES[0], k=k), start=1):
+        via = ", ".join(hit.provenance)
+        print(f"  {rank}. {hit.chunk.metadata.get('title', hit.document_id)}  [fused {hit.score:.4f}; from {via}]")
+        for path in hit.evidence.get("paths", [])[:1]:
+            print(f"     path: {path}")
+    print()
 
 
 if __name__ == "__main__":

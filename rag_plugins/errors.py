@@ -77,3 +77,8 @@ class ModelLoadError(RagPluginsError, OSError):
 
 class CalibrationError(RagPluginsError, ValueError):
     """A confidence calibrator cannot be fitted or loaded (too little data, one class, bad file)."""
+
+
+class ExtractionError(InvalidInputError):
+    """A knowledge-graph extractor's answer is unusable (e.g. a language model's output is
+    not a list of (subject, relation, object) triples)."""

@@ -66,6 +66,8 @@ class Hit:
 
     ``scores`` and ``ranks`` (1-based) hold each source retriever's own score and rank,
     keyed by retriever name; ``provenance`` names the indexes that returned the chunk.
+    ``evidence`` holds why a source returned it, when the source can say (the graph
+    retriever's ``{"paths": [...], "seeds": [...]}``); fusion and reranking keep it.
 
     >>> h = Hit(chunk=Chunk("d#0", "d", "t", 0), score=0.5,
     ...         scores={"bm25": 3.1}, ranks={"bm25": 1}, provenance=("bm25",))
@@ -78,14 +80,16 @@ class Hit:
     scores: Mapping[str, float] = field(default_factory=dict)
     ranks: Mapping[str, int] = field(default_factory=dict)
     provenance: tuple[str, ...] = ()
+    evidence: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def document_id(self) -> str:
         return self.chunk.document_id
 
     def flat_metadata(self) -> dict[str, Any]:
-        """Chunk metadata plus ids, scores, ranks and provenance: what framework adapters attach."""
-        return {
+        """Chunk metadata plus ids, scores, ranks, provenance and any evidence: what framework
+        adapters attach."""
+        flat = {
             **dict(self.chunk.metadata),
             "chunk_id": self.chunk.id,
             "document_id": self.chunk.document_id,
@@ -94,7 +98,11 @@ class Hit:
             "scores": dict(self.scores),
             "ranks": dict(self.ranks),
             "provenance": list(self.provenance),
+            "evidence": dict(self.evidence),
         }
+        if self.evidence:
+            flat["evidence"] = dict(self.evidence)
+        return flat
 
     @classmethod
     def from_flat(cls, chunk_id: str, text: str, metadata: Mapping[str, Any], score: float | None = None,
@@ -109,14 +117,15 @@ class Hit:
         """
         meta = dict(metadata)
         own = {k: meta.pop(k) for k in ("chunk_id", "document_id", "position", "score", "scores", "ranks",
-                                         "provenance") if k in meta}
+                                         "provenance", "evidence") if k in meta}
         if score is None:
             score = own.get("score", 0.0)
         score = float(score) if score is not None else 0.0
         chunk = Chunk(str(own.get("chunk_id", chunk_id)), str(own.get("document_id", chunk_id)), text,
                       int(own.get("position", 0)), meta)
         if "scores" in own and "ranks" in own:
-            return cls(chunk, score, dict(own["scores"]), dict(own["ranks"]), tuple(own.get("provenance", ())))
+            return cls(chunk, score, dict(own["scores"]), dict(own["ranks"]), tuple(own.get("provenance", ())),
+                       dict(own.get("evidence") or {}))
         return cls(chunk, score, {source: score}, {source: rank}, (source,))
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,4 +140,5 @@ class Hit:
             "scores": dict(self.scores),
             "ranks": dict(self.ranks),
             "provenance": list(self.provenance),
+            "evidence": dict(self.evidence),
         }

@@ -5,6 +5,7 @@ import pytest
 
 from rag_plugins.cli import main
 from rag_plugins.eval.beir import load_beir
+from tests.beir_data import write_beir
 
 CORPUS = [
     ("d1", "Aspirin", "Aspirin reduces the risk of heart attack by inhibiting platelets."),
@@ -19,14 +20,7 @@ QUERIES = {"q1": ("aspirin prevents heart attacks", ["d1"]), "q2": ("mosquito bo
 
 @pytest.fixture
 def beir_dir(tmp_path):
-    root = tmp_path / "tiny"
-    (root / "qrels").mkdir(parents=True)
-    (root / "corpus.jsonl").write_text("\n".join(
-        json.dumps({"_id": i, "title": t, "text": x, "metadata": {}}) for i, t, x in CORPUS))
-    (root / "queries.jsonl").write_text("\n".join(json.dumps({"_id": q, "text": t}) for q, (t, _) in QUERIES.items()))
-    (root / "qrels" / "test.tsv").write_text(
-        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, (_, ds) in QUERIES.items() for d in ds))
-    return root
+    return write_beir(tmp_path / "tiny", CORPUS, QUERIES)
 
 
 def test_beir_loader(beir_dir):

@@ -13,6 +13,9 @@ def test_demo_runs_and_shows_per_retriever_scores(tmp_path, minilm_path):
     assert out.returncode == 0, out.stderr
     assert "40 added" in out.stdout and "fused" in out.stdout
     assert "bm25: score" in out.stdout and "dense: score" in out.stdout
+    assert "seeds: Kiss and Tell (1945 film) (alias), Shirley Temple (alias)" in out.stdout
+    assert "path: Kiss and Tell (1945 film) → Shirley Temple" in out.stdout   # the relational answer's evidence
+    assert "from hybrid, graph" in out.stdout
     again = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert "40 unchanged" in again.stdout and "0 embedded" in again.stdout
 

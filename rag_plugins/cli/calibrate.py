@@ -6,7 +6,7 @@ import argparse
 import json
 
 from rag_plugins.cli.common import (
-    RETRIEVERS, add_index_dir_args, add_model_args, add_rerank_args, dataset_kb, make_pipeline,
+    RETRIEVERS, add_graph_args, index_needs, add_index_dir_args, add_model_args, add_rerank_args, dataset_kb, make_pipeline,
 )
 from rag_plugins.retrievers.fusion import FUSION_METHODS
 
@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="train")
     p.add_argument("--retriever", choices=RETRIEVERS, default="hybrid")
     p.add_argument("--fusion", choices=sorted(FUSION_METHODS), default="rrf")
+    add_graph_args(p)
     add_index_dir_args(p)
     add_rerank_args(p)
     p.add_argument("--top-k", type=int, default=5, help="the event calibrated: a relevant document in the top K")
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         hit_lists.append(hits)
         labels.append(relevant_in_top_k(documents, dataset.qrels.get(qid, {}), args.top_k))
 
-    with dataset_kb(dataset, args, dense=args.retriever != "bm25") as indexed:
+    with dataset_kb(dataset, args, **index_needs(args.retriever)) as indexed:
         retriever = make_pipeline(indexed.kb, args)
         depth = max(10, args.top_k)
         run_queries(retriever, dataset, k=depth, batch_size=args.batch_size, chunk_depth=1, on_hits=record)

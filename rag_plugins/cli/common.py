@@ -16,7 +16,13 @@ from rag_plugins.embeddings.sentence_transformer import DEFAULT_EMBEDDING_MODEL
 from rag_plugins.errors import RagPluginsError
 from rag_plugins.store.knowledge_base import KnowledgeBase
 
-RETRIEVERS = ("bm25", "dense", "hybrid")
+RETRIEVERS = ("bm25", "dense", "hybrid", "graph", "graph+hybrid")
+GRAPH_MODES = ("ppr", "bfs", "paths")
+
+
+def index_needs(kind: str) -> dict[str, bool]:
+    """Which indexes retriever ``kind`` reads: ``{"dense": ..., "graph": ...}``."""
+    return {"dense": kind in ("dense", "hybrid", "graph+hybrid"), "graph": kind.startswith("graph")}
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -30,7 +36,12 @@ def add_index_dir_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rebuild", action="store_true", help="rebuild --index-dir if it does not match")
 
 
-def open_kb(directory: Path, args: argparse.Namespace, dense: bool) -> KnowledgeBase:
+def add_graph_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--graph-mode", choices=GRAPH_MODES, default="ppr",
+                   help="graph traversal: personalized PageRank, k-hop BFS, or seed-to-seed paths")
+
+
+def open_kb(directory: Path, args: argparse.Namespace, dense: bool, graph: bool = False) -> KnowledgeBase:
     exists = (directory / "kb.sqlite").exists()
     if not dense:
         embedder = None
@@ -38,13 +49,27 @@ def open_kb(directory: Path, args: argparse.Namespace, dense: bool) -> Knowledge
         embedder = args.embedding_model  # None: the base reloads its recorded model
     else:
         embedder = args.embedding_model or DEFAULT_EMBEDDING_MODEL
-    return KnowledgeBase.open(directory, embedder=embedder,
-                              chunk_size=None if exists else args.chunk_size,
-                              chunk_overlap=None if exists else args.chunk_overlap)
+    kb = KnowledgeBase.open(directory, embedder=embedder,
+                            chunk_size=None if exists else args.chunk_size,
+                            chunk_overlap=None if exists else args.chunk_overlap,
+                            graph=None if exists else (graph or None))
+    if graph and kb.knowledge_graph is None:
+        kb.close()
+        raise RagPluginsError(f"{directory} has no knowledge graph; graph retrieval needs one: "
+                              "pass --rebuild or another directory")
+    return kb
 
 
-def make_retriever(kb: KnowledgeBase, kind: str, fusion: str) -> Any:
-    return kb.hybrid_retriever(method=fusion) if kind == "hybrid" else kb.retriever(kind)
+def make_retriever(kb: KnowledgeBase, kind: str, fusion: str, graph_mode: str = "ppr") -> Any:
+    if kind == "hybrid":
+        return kb.hybrid_retriever(method=fusion)
+    if kind == "graph":
+        return kb.graph_retriever(graph_mode)
+    if kind == "graph+hybrid":
+        from rag_plugins.graph import GraphExpandedRetriever
+
+        return GraphExpandedRetriever(kb.hybrid_retriever(method=fusion), kb.graph_retriever(graph_mode))
+    return kb.retriever(kind)
 
 
 def add_rerank_args(p: argparse.ArgumentParser, depth: int = 100) -> None:
@@ -55,7 +80,7 @@ def add_rerank_args(p: argparse.ArgumentParser, depth: int = 100) -> None:
 
 def make_pipeline(kb: KnowledgeBase, args: argparse.Namespace) -> Any:
     """The retriever the flags describe: ``--retriever``/``--fusion``, then ``--rerank``."""
-    retriever = make_retriever(kb, args.retriever, args.fusion)
+    retriever = make_retriever(kb, args.retriever, args.fusion, getattr(args, "graph_mode", "ppr"))
     if getattr(args, "rerank", None):
         from rag_plugins.rerank import CrossEncoderReranker, RerankedRetriever
 
@@ -74,7 +99,7 @@ class IndexedCorpus:
 
 
 @contextmanager
-def dataset_kb(dataset: Any, args: argparse.Namespace, dense: bool) -> Iterator[IndexedCorpus]:
+def dataset_kb(dataset: Any, args: argparse.Namespace, dense: bool, graph: bool = False) -> Iterator[IndexedCorpus]:
     """Open ``--index-dir`` (or a temporary base), bring it in line with the dataset's
     corpus (only changes are indexed), and close it afterwards."""
     temp = None
@@ -87,7 +112,7 @@ def dataset_kb(dataset: Any, args: argparse.Namespace, dense: bool) -> Iterator[
         directory = Path(temp)
     try:
         try:
-            kb = open_kb(directory, args, dense)
+            kb = open_kb(directory, args, dense, graph)
         except RagPluginsError as exc:
             raise RagPluginsError(f"{exc}\nThe index in {directory} does not match this run; "
                                   "pass --rebuild to rebuild it, or choose another --index-dir") from exc

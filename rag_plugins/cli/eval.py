@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from rag_plugins.cli.common import (
-    RETRIEVERS, add_index_dir_args, add_model_args, add_rerank_args, dataset_kb, make_pipeline,
+    RETRIEVERS, add_graph_args, index_needs, add_index_dir_args, add_model_args, add_rerank_args, dataset_kb, make_pipeline,
 )
 from rag_plugins.retrievers.fusion import FUSION_METHODS
 
@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test")
     p.add_argument("--retriever", choices=RETRIEVERS, default="hybrid")
     p.add_argument("--fusion", choices=sorted(FUSION_METHODS), default="rrf")
+    add_graph_args(p)
     add_index_dir_args(p)
     p.add_argument("--k", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=32, help="queries per batch")
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from rag_plugins.eval.runner import EvalResult, evaluate_run, latency_summary, run_queries
 
     dataset = load_beir(args.dataset, args.split)
-    with dataset_kb(dataset, args, dense=args.retriever != "bm25") as indexed:
+    with dataset_kb(dataset, args, **index_needs(args.retriever)) as indexed:
         kb = indexed.kb
         estimator = None
         if args.confidence:
@@ -64,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
                  "queries_per_second": len(dataset.queries) / query_seconds if query_seconds else None,
                  "batch_size": args.batch_size, **latency_summary(latencies)},
         config={"dataset": str(args.dataset), "split": args.split, "retriever": args.retriever,
-                "fusion": args.fusion if args.retriever == "hybrid" else None,
+                "fusion": args.fusion if "hybrid" in args.retriever else None,
+                "graph_mode": args.graph_mode if "graph" in args.retriever else None,
                 "embedding_model": model, "k": args.k,
                 "rerank": args.rerank, "rerank_depth": args.rerank_depth if args.rerank else None},
     )

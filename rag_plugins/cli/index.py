@@ -13,6 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+")
     p.add_argument("--kb", required=True, help="knowledge-base directory (created if missing)")
     p.add_argument("--no-dense", action="store_true", help="BM25 only, no embedding model")
+    p.add_argument("--graph", action="store_true", help="also build a knowledge graph (new bases; no LLM needed)")
     p.add_argument("--prune", action="store_true", help="delete documents whose files are gone from the given folders")
     add_model_args(p)
     p.set_defaults(func=run)
@@ -21,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from rag_plugins.loaders import load_documents
 
-    kb = open_kb(Path(args.kb), args, dense=not args.no_dense)
+    kb = open_kb(Path(args.kb), args, dense=not args.no_dense, graph=args.graph)
     with kb:
         docs = list(load_documents(args.paths))
         result = kb.upsert(docs)

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from rag_plugins.cli.common import RETRIEVERS, make_retriever
+from rag_plugins.cli.common import RETRIEVERS, add_graph_args, make_retriever
 from rag_plugins.errors import RagPluginsError
 from rag_plugins.retrievers.fusion import FUSION_METHODS
 from rag_plugins.store.knowledge_base import KnowledgeBase
@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("query")
     p.add_argument("--retriever", choices=RETRIEVERS, default="hybrid")
     p.add_argument("--fusion", choices=sorted(FUSION_METHODS), default="rrf")
+    add_graph_args(p)
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--filter", help='metadata filter as JSON, e.g. \'{"lang": "en"}\'')
     p.add_argument("--embedding-model", help="must be the model the base was built with")
@@ -34,11 +35,15 @@ def run(args: argparse.Namespace) -> int:
         raise RagPluginsError(f"{directory} is not a knowledge base; create it with: rag-plugins index PATH --kb {directory}")
     with KnowledgeBase.open(directory, embedder=args.embedding_model) as kb:
         kind = args.retriever
-        if kind != "bm25" and kb.embedder is None:
-            print(f"note: {directory} is BM25-only; answering with --retriever bm25", file=sys.stderr)
-            kind = "bm25"
+        if kind.startswith("graph") and kb.knowledge_graph is None:
+            raise RagPluginsError(f"{directory} has no knowledge graph; build one with: "
+                                  f"rag-plugins index PATH --kb NEW_DIR --graph")
+        if kind in ("dense", "hybrid", "graph+hybrid") and kb.embedder is None:
+            fallback = "graph" if kind == "graph+hybrid" else "bm25"
+            print(f"note: {directory} has no dense index; answering with --retriever {fallback}", file=sys.stderr)
+            kind = fallback
         filters = json.loads(args.filter) if args.filter else None
-        retriever = make_retriever(kb, kind, args.fusion)
+        retriever = make_retriever(kb, kind, args.fusion, args.graph_mode)
         if args.rerank:
             from rag_plugins.rerank import CrossEncoderReranker, RerankedRetriever
 
@@ -54,4 +59,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{rank:>2}. [{hit.score:.4f}] {hit.chunk.id}" + (f"  «{heading}»" if heading else ""))
         print(f"    {parts}")
         print("    " + " ".join(hit.chunk.text.split())[:240])
+        for path in hit.evidence.get("paths", [])[:2]:
+            print(f"    path: {path}")
     return 0

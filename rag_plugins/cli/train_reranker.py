@@ -6,7 +6,9 @@ import argparse
 import json
 from dataclasses import asdict
 
-from rag_plugins.cli.common import RETRIEVERS, add_index_dir_args, add_model_args, dataset_kb, make_retriever
+from rag_plugins.cli.common import (
+    RETRIEVERS, add_index_dir_args, add_model_args, dataset_kb, index_needs, make_retriever,
+)
 from rag_plugins.retrievers.fusion import FUSION_METHODS
 
 
@@ -35,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--holdout", type=float, default=0.0,
                    help="leave out this fraction of the split's queries (chosen by hash with --seed), e.g. to "
                         "calibrate confidence on queries the reranker never saw: calibrate --holdout F")
+    p.add_argument("--holdout-seed", type=int,
+                   help="seed of the --holdout draw (default: --seed); keep it fixed when a second run "
+                        "continues from the first with another --seed, so the held-out queries stay unseen")
     p.add_argument("--device", help="torch device (default: CUDA, then MPS, else CPU)")
     add_model_args(p)
     p.set_defaults(func=run)
@@ -51,16 +56,17 @@ def run(args: argparse.Namespace) -> int:
         max_length=args.max_length, seed=args.seed,
     )
     dataset = load_beir(args.dataset, args.split)
-    held = {q for q in dataset.queries if held_out(q, args.holdout, args.seed)} if args.holdout else set()
+    holdout_seed = args.seed if args.holdout_seed is None else args.holdout_seed
+    held = {q for q in dataset.queries if held_out(q, args.holdout, holdout_seed)} if args.holdout else set()
     training = subset(dataset, set(dataset.queries) - held)
-    with dataset_kb(dataset, args, dense=args.retriever != "bm25") as indexed:
+    with dataset_kb(dataset, args, **index_needs(args.retriever)) as indexed:
         retriever = make_retriever(indexed.kb, args.retriever, args.fusion)
         groups = mine_training_groups(indexed.kb, retriever, training.queries, training.qrels,
                                       negatives=config.negatives, depth=config.mining_depth, seed=config.seed)
     report = train_reranker(
         groups, args.base, args.output, config, device=args.device,
         data={"dataset": str(args.dataset), "split": args.split, "queries": len(training.queries),
-              "holdout": args.holdout, "held_out_queries": sorted(held),
+              "holdout": args.holdout, "holdout_seed": holdout_seed, "held_out_queries": sorted(held),
               "miner": args.retriever, "fusion": args.fusion if args.retriever == "hybrid" else None},
     )
     summary = {k: v for k, v in asdict(report).items() if k not in ("config", "data")}

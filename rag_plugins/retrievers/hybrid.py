@@ -105,15 +105,17 @@ class HybridRetriever(BaseRetriever):
         by_key: dict[str, dict[str, Any]] = {}
         for source, hits in results.items():
             for rank, hit in enumerate(hits, start=1):
-                entry = by_key.setdefault(hit.chunk.id, {"chunk": hit.chunk, "scores": {}, "ranks": {}, "from": []})
+                entry = by_key.setdefault(hit.chunk.id, {"chunk": hit.chunk, "scores": {}, "ranks": {}, "from": [],
+                                                         "evidence": {}})
                 entry["scores"][source] = hit.score
                 entry["ranks"][source] = rank
                 entry["from"].append(source)
+                entry["evidence"].update(hit.evidence)
         order = sorted(fused, key=lambda key: (-fused[key], key))[:k]
         out = []
         for rank, key in enumerate(order, start=1):
             e = by_key[key]
             scores = {**e["scores"], self.name: fused[key]}
             ranks = {**e["ranks"], self.name: rank}
-            out.append(Hit(e["chunk"], fused[key], scores, ranks, tuple(e["from"])))
+            out.append(Hit(e["chunk"], fused[key], scores, ranks, tuple(e["from"]), e["evidence"]))
         return out

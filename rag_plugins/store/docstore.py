@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     position INTEGER NOT NULL, text TEXT NOT NULL, metadata TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks(document_id);
 CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS extractions (key TEXT PRIMARY KEY, extraction TEXT NOT NULL);
 """
 _BATCH = 500
 
@@ -155,6 +156,26 @@ class DocumentStore:
                     "INSERT OR REPLACE INTO embeddings VALUES (?, ?)",
                     ((k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors)),
                 )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    # extraction cache (LLM extractors) -----------------------------------------------
+    def cached_extractions(self, keys: Sequence[str]) -> dict[str, dict]:
+        out: dict[str, dict] = {}
+        with self.lock:
+            for batch in _batches(list(keys)):
+                q = f"SELECT key, extraction FROM extractions WHERE key IN ({','.join('?' * len(batch))})"
+                out.update((key, json.loads(value)) for key, value in self._conn.execute(q, batch))
+        return out
+
+    def cache_extractions(self, items: dict[str, dict]) -> None:
+        with self.lock:
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.executemany("INSERT OR REPLACE INTO extractions VALUES (?, ?)",
+                                       ((k, json.dumps(v, ensure_ascii=False)) for k, v in items.items()))
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")

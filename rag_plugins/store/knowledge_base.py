@@ -39,6 +39,7 @@ from rag_plugins.errors import (
     InvalidInputError,
 )
 from rag_plugins.filters import MetadataIndex, builtin_metadata
+from rag_plugins.graph.extraction import Extraction, Extractor
 from rag_plugins.protocols import Embedder
 from rag_plugins.retrievers.bm25_index import BM25Index, BM25Params, analyze_many
 from rag_plugins.retrievers.vector_index import VectorIndex, VectorIndexConfig
@@ -49,6 +50,8 @@ from rag_plugins.text.analysis import Analyzer
 from rag_plugins.types import Chunk, Document, Hit
 
 if TYPE_CHECKING:
+    from rag_plugins.graph.retriever import GraphRetriever
+    from rag_plugins.graph.store import KnowledgeGraph
     from rag_plugins.retrievers.bm25 import BM25Retriever
     from rag_plugins.retrievers.dense import DenseRetriever
     from rag_plugins.retrievers.hybrid import HybridRetriever
@@ -73,6 +76,7 @@ class CommitResult:
     chunks_removed: int
     chunks_embedded: int
     seconds: float
+    chunks_extracted: int = 0
 
 
 def content_hash(document: Document) -> str:
@@ -139,7 +143,7 @@ class KnowledgeBase:
 
     def __init__(self, path: Path, store: DocumentStore, settings: dict[str, Any],
                  embedder: Embedder | None, chunker: StructureAwareChunker,
-                 show_progress: bool | None, use_gpu: bool | None):
+                 show_progress: bool | None, use_gpu: bool | None, extractor: Extractor | None = None):
         self.path = path
         self.store = store
         self.settings = settings
@@ -147,6 +151,7 @@ class KnowledgeBase:
         self.chunker = chunker
         self.show_progress = show_progress
         self.use_gpu = use_gpu
+        self.extractor = extractor
         self._pending_upserts: dict[str, tuple[Document, str, int]] = {}
         self._pending_deletes: set[str] = set()
         self._commit_lock = threading.Lock()
@@ -166,6 +171,7 @@ class KnowledgeBase:
         bm25: BM25Params | None = None,
         vector_index: VectorIndexConfig | None = None,
         index_context: bool | None = None,
+        graph: bool | Extractor | None = None,
         show_progress: bool | None = None,
         use_gpu: bool | None = None,
     ) -> "KnowledgeBase":
@@ -176,6 +182,10 @@ class KnowledgeBase:
         recorded model when ``embedder`` is omitted, and refuses a different one.
         ``index_context`` (default True) puts each chunk's document title (metadata
         ``title``) and heading path above its text in what BM25 and the embedder see.
+        ``graph`` builds a knowledge graph as well: ``True`` for the default
+        :class:`~rag_plugins.graph.heuristic.HeuristicExtractor` (no LLM, no download), or
+        any :class:`~rag_plugins.graph.extraction.Extractor`. A base with a graph reopens
+        with its recorded default extractor; other extractors must be passed again.
         """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
@@ -192,9 +202,11 @@ class KnowledgeBase:
             "vector_index": vector_index.to_dict() if vector_index else None,
             "index_context": index_context,
         }
+        extractor = _as_extractor(graph)
         try:
             if version is None:
                 settings = cls._new_settings(embedder, requested)
+                settings["graph"] = extractor.config() if extractor is not None else None
                 store.set_meta("settings", settings)
                 store.set_meta("generation", 0)
                 store.set_meta("next_row", 0)
@@ -204,9 +216,10 @@ class KnowledgeBase:
                 settings = store.get_meta("settings")
                 cls._check_requested(settings, requested, path)
                 embedder = cls._resolve_embedder(settings, embedder, path, show_progress)
+                extractor = _resolve_extractor(settings.get("graph"), extractor, graph, path)
             counter = embedder.count_tokens if embedder is not None and hasattr(embedder, "count_tokens") else None
             chunker = StructureAwareChunker(settings["chunk_size"], settings["chunk_overlap"], counter)
-            return cls(path, store, settings, embedder, chunker, show_progress, use_gpu)
+            return cls(path, store, settings, embedder, chunker, show_progress, use_gpu, extractor)
         except BaseException:
             store.close()
             raise
@@ -276,9 +289,14 @@ class KnowledgeBase:
         analyzer = Analyzer.from_config(self.settings["analyzer"])
         embedding = self.settings["embedding"]
         vector_cfg = VectorIndexConfig(**{**self.settings["vector_index"], "use_gpu": self.use_gpu})
+        with_graph = self.settings.get("graph") is not None
+        kg = None
+        if with_graph:  # networkx and scipy load only for bases with a graph
+            from rag_plugins.graph.store import KnowledgeGraph
         if generation == 0:
             bm25 = BM25Index.empty(BM25Params(**self.settings["bm25"]))
             vectors = VectorIndex.empty(embedding["dimension"], vector_cfg) if embedding else None
+            kg = KnowledgeGraph() if with_graph else None
         else:
             directory = generations / f"{generation:06d}"
             manifest = read_manifest(directory)
@@ -289,13 +307,27 @@ class KnowledgeBase:
                 vectors = VectorIndex.load(directory, self.use_gpu) if embedding else None
             except (OSError, ValueError, RuntimeError) as exc:
                 raise IndexCorruptedError(f"cannot load the indexes in {directory}: {exc}") from exc
+            kg = KnowledgeGraph.load(directory) if with_graph else None
         rows, info = self.store.all_chunk_metadata()
         if not np.array_equal(rows, bm25.rows):
             raise IndexCorruptedError(
                 f"{self.path}: the BM25 index and kb.sqlite list different chunks; rebuild the index"
             )
+        return self._snapshot_of(generation, rows, info, bm25, analyzer, vectors, kg)
+
+    def _snapshot_of(self, generation: int, rows: np.ndarray, info: list, bm25: BM25Index, analyzer: Analyzer,
+                     vectors: VectorIndex | None, kg: "KnowledgeGraph | None") -> Snapshot:
         metadata = MetadataIndex([builtin_metadata(cid, did, meta) for cid, did, meta in info])
-        return Snapshot(generation, rows, bm25, analyzer, vectors, metadata)
+        graph = nodes = None
+        if kg is not None:
+            from rag_plugins.graph.index import GraphIndex
+
+            graph = GraphIndex(kg)
+            if self.embedder is not None:
+                keys = kg.synonym_keys()
+                graph.attach_entity_vectors(keys, self.entity_vectors(keys))
+            nodes = np.array([graph.position.get("c:" + cid, -1) for cid, _, _ in info], dtype=np.int64)
+        return Snapshot(generation, rows, bm25, analyzer, vectors, metadata, graph, nodes)
 
     # inspection -------------------------------------------------------------------------
     @property
@@ -437,21 +469,77 @@ class KnowledgeBase:
                 self._check_embedder()
                 vecs, embedded = self._embed(texts)
                 vectors = snap.vectors.apply(old_rows, add_rows, vecs)
+            kg = self._updated_graph(snap, old_rows, [c for _, c in chunk_rows])
 
             generation = snap.generation + 1
-            directory = self._write_generation(generation, bm25, snap.analyzer, vectors)
+            directory = self._write_generation(generation, bm25, snap.analyzer, vectors, kg)
             self.store.apply_commit(deletes, upserts, chunk_rows,
                                     {"generation": generation, "next_row": next_row})
             rows, info = self.store.all_chunk_metadata()
-            metadata = MetadataIndex([builtin_metadata(cid, did, meta) for cid, did, meta in info])
-            self._snapshot = Snapshot(generation, rows, bm25, snap.analyzer, vectors, metadata)
+            self._snapshot = self._snapshot_of(generation, rows, info, bm25, snap.analyzer, vectors, kg)
             self.rollback()
             shutil.rmtree(directory.parent / f"{snap.generation:06d}", ignore_errors=True)
             return CommitResult(generation, len(upserts), len(deletes), len(chunk_rows),
-                                len(old_rows), embedded, time.perf_counter() - started)
+                                len(old_rows), embedded, time.perf_counter() - started,
+                                len(chunk_rows) if kg is not None else 0)
+
+    def _updated_graph(self, snap: Snapshot, old_rows: np.ndarray, chunks: list[Chunk]) -> "KnowledgeGraph | None":
+        """A copy of the committed graph without the replaced chunks' contributions and
+        with the new chunks' (the committed one stays untouched until the switch)."""
+        if snap.graph is None:
+            return None
+        if self.extractor is None:
+            raise InvalidInputError(
+                f"the knowledge base at {self.path} has a graph built by {self.settings['graph']!r}; "
+                "pass that extractor to KnowledgeBase.open(..., graph=extractor) to change its documents"
+            )
+        removed = [c.id for c in self.store.chunks_by_row(old_rows.tolist()).values()]
+        extractions = self._extract(chunks)
+        kg = snap.graph.kg.copy()
+        touched = kg.apply(removed, extractions, {c.id: c.document_id for c in chunks})
+        if self.embedder is not None:
+            kg.update_synonyms(touched, self.entity_vectors)
+        return kg
+
+    def _extract(self, chunks: list[Chunk]) -> list[Extraction]:
+        """The extractor's output for ``chunks``; an extractor with ``cache = True`` (the LLM
+        ones) is asked only about text it has not seen, keyed by config and content hash."""
+        cached: dict[str, dict] = {}
+        keys: list[str] = []
+        if getattr(self.extractor, "cache", False):
+            prefix = json.dumps(self.settings["graph"], sort_keys=True) + "\x00"
+            keys = [hashlib.sha256((prefix + c.contextual_text).encode()).hexdigest() for c in chunks]
+            cached = self.store.cached_extractions(sorted(set(keys)))
+        todo = [c for i, c in enumerate(chunks) if not keys or keys[i] not in cached]
+        found: dict[str, Extraction] = {}
+        with progress_bar(len(todo), "Extracting entities", show=self._show(len(todo)), unit="chunk") as bar:
+            for i in range(0, len(todo), _EMBED_SLICE):
+                part = todo[i : i + _EMBED_SLICE]
+                out = self.extractor.extract(part)
+                if len(out) != len(part) or any(e.chunk_id != c.id for e, c in zip(out, part)):
+                    raise InvalidInputError(
+                        f"extractor {self.settings['graph']!r} must return one Extraction per chunk, in order"
+                    )
+                found.update((e.chunk_id, e) for e in out)
+                bar.update(len(part))
+        if keys:
+            position = {c.id: i for i, c in enumerate(chunks)}
+            self.store.cache_extractions({keys[position[cid]]: e.to_dict() for cid, e in found.items()})
+            return [found[c.id] if c.id in found else Extraction.from_dict(c.id, cached[keys[i]])
+                    for i, c in enumerate(chunks)]
+        return [found[c.id] for c in chunks]
+
+    def entity_vectors(self, keys: list[str]) -> np.ndarray:
+        """Unit vectors of entity keys (embedded once, then read from the content-hash cache)."""
+        if not keys:
+            return np.zeros((0, self.settings["embedding"]["dimension"]), dtype=np.float32)
+        self._check_embedder()
+        vectors, _ = self._embed(list(keys))
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms > 0, norms, 1.0)
 
     def _write_generation(self, generation: int, bm25: BM25Index, analyzer: Analyzer,
-                          vectors: VectorIndex | None) -> Path:
+                          vectors: VectorIndex | None, kg: "KnowledgeGraph | None") -> Path:
         root = self.path / "generations"
         root.mkdir(exist_ok=True)
         final = root / f"{generation:06d}"
@@ -462,13 +550,16 @@ class KnowledgeBase:
         files = bm25.save(tmp, analyzer)
         if vectors is not None:
             files += vectors.save(tmp)
+        if kg is not None:
+            files += kg.save(tmp)
         write_manifest(tmp, files, {
             "generation": generation,
             "created_at": time.time(),
             "embedding": self.settings["embedding"],
             "bm25": self.settings["bm25"],
             "vector_index": self.settings["vector_index"],
-            "counts": {"chunks": len(bm25)},
+            "graph": self.settings.get("graph"),
+            "counts": {"chunks": len(bm25), **({"entities": kg.entity_count()} if kg is not None else {})},
         })
         os.replace(tmp, final)
         fd = os.open(root, os.O_RDONLY)
@@ -572,15 +663,29 @@ class KnowledgeBase:
         return HybridRetriever([self.bm25_retriever(), self.dense_retriever()], method=method,
                                weights=weights, **options)
 
+    def graph_retriever(self, mode: str = "ppr", **options: Any) -> "GraphRetriever":
+        from rag_plugins.graph.retriever import GraphRetriever
+
+        return GraphRetriever(self, mode, **options)
+
     def retriever(self, kind: str, **options: Any) -> Any:
-        """``bm25``, ``dense`` or ``hybrid``, by name (what the CLI uses)."""
+        """``bm25``, ``dense``, ``hybrid`` or ``graph``, by name (what the CLI uses)."""
         if kind == "bm25":
             return self.bm25_retriever(**options)
         if kind == "dense":
             return self.dense_retriever(**options)
         if kind == "hybrid":
             return self.hybrid_retriever(**options)
-        raise InvalidInputError(f"unknown retriever {kind!r}; use bm25, dense or hybrid")
+        if kind == "graph":
+            return self.graph_retriever(**options)
+        raise InvalidInputError(f"unknown retriever {kind!r}; use bm25, dense, hybrid or graph")
+
+    @property
+    def knowledge_graph(self) -> "KnowledgeGraph | None":
+        """The committed knowledge graph (networkx inside: ``kb.knowledge_graph.graph``), or
+        None for a base built without one. Treat it as read-only."""
+        graph = self._snapshot.graph
+        return graph.kg if graph is not None else None
 
     # lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -591,6 +696,45 @@ class KnowledgeBase:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _as_extractor(graph: bool | Extractor | None) -> Extractor | None:
+    if graph is None or graph is False:
+        return None
+    if graph is True:
+        from rag_plugins.graph.heuristic import HeuristicExtractor
+
+        return HeuristicExtractor()
+    if not isinstance(graph, Extractor):
+        raise InvalidInputError(
+            f"graph must be True, False or an Extractor (with name, config() and extract(chunks)); "
+            f"got {type(graph).__name__}"
+        )
+    return graph
+
+
+def _resolve_extractor(recorded: dict[str, Any] | None, given: Extractor | None, requested: Any,
+                       path: Path) -> Extractor | None:
+    if recorded is None:
+        if given is not None:
+            raise InvalidInputError(
+                f"{path} was created without a knowledge graph; index into a new directory with graph=..."
+            )
+        return None
+    if requested is False:
+        raise InvalidInputError(f"{path} has a knowledge graph; omit graph= or pass its extractor")
+    if given is None or requested is True:
+        if recorded.get("name") == "heuristic":
+            from rag_plugins.graph.heuristic import HeuristicExtractor
+
+            return HeuristicExtractor(**{k: v for k, v in recorded.items() if k != "name"})
+        return None  # searchable; changing documents needs the extractor (see _updated_graph)
+    if given.config() != recorded:
+        raise InvalidInputError(
+            f"{path} built its graph with extractor {recorded!r}, not {given.config()!r}; a graph "
+            "mixing extractors is inconsistent. Pass the same extractor, or index into a new directory"
+        )
+    return given
 
 
 def _check_same_model(recorded: dict[str, Any], embedder: Embedder, path: Path) -> None:

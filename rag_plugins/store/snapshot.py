@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
@@ -11,6 +11,9 @@ from rag_plugins.filters import MetadataIndex
 from rag_plugins.retrievers.bm25_index import BM25Index
 from rag_plugins.retrievers.vector_index import VectorIndex
 from rag_plugins.text.analysis import Analyzer
+
+if TYPE_CHECKING:
+    from rag_plugins.graph.index import GraphIndex
 
 
 @dataclass(frozen=True)
@@ -23,8 +26,30 @@ class Snapshot:
     analyzer: Analyzer
     vectors: VectorIndex | None
     metadata: MetadataIndex
+    graph: "GraphIndex | None" = None
+    graph_nodes: np.ndarray | None = None
+    """Per position, the graph node of its chunk (-1 when the graph does not hold it)."""
 
     def allowed_positions(self, filters: Mapping[str, Any] | None) -> np.ndarray | None:
         if not filters:
             return None
         return np.flatnonzero(self.metadata.mask(filters))
+
+    def visible_graph_nodes(self, filters: Mapping[str, Any] | None) -> np.ndarray | None:
+        """Per graph node, whether a traversal under ``filters`` may use it: every entity,
+        and the chunks that pass the filter. None when there is no filter."""
+        allowed = self.allowed_positions(filters)
+        if allowed is None or self.graph is None:
+            return None
+        visible = ~self.graph.is_chunk
+        nodes = self.graph_nodes[allowed]
+        visible[nodes[nodes >= 0]] = True
+        return visible
+
+    def positions_of_graph_nodes(self, nodes: np.ndarray) -> np.ndarray:
+        if not hasattr(self, "_node_positions"):
+            inverse = np.full(len(self.graph), -1, dtype=np.int64)
+            mapped = self.graph_nodes >= 0
+            inverse[self.graph_nodes[mapped]] = np.flatnonzero(mapped)
+            object.__setattr__(self, "_node_positions", inverse)
+        return self._node_positions[nodes]

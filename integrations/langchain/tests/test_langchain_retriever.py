@@ -44,3 +44,11 @@ async def test_async_path(kb):
     retriever = RagPluginsRetriever(retriever=kb.bm25_retriever(), k=1)
     docs = await retriever.ainvoke("dense vectors GPU")
     assert docs[0].metadata["document_id"] == "faiss" and docs[0].metadata["scores"]["bm25"] > 0
+
+
+def test_graph_retriever_puts_evidence_paths_and_seeds_in_metadata(graph_kb):
+    retriever = RagPluginsRetriever(retriever=graph_kb.graph_retriever("bfs"), k=2)
+    docs = retriever.invoke("Who starred in Kiss and Tell?")
+    assert [d.metadata["document_id"] for d in docs] == ["film", "st"]
+    assert docs[1].metadata["evidence"]["paths"] == ["Kiss and Tell (1945 film) → Shirley Temple → [Shirley Temple]"]
+    assert docs[1].metadata["evidence"]["seeds"][0]["entity"] == "Kiss and Tell (1945 film)"

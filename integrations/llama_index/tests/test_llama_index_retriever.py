@@ -34,3 +34,12 @@ async def test_async_path(kb):
     retriever = RagPluginsRetriever(kb.dense_retriever(), similarity_top_k=1)
     nodes = await retriever.aretrieve(QueryBundle("vector similarity search on GPUs"))
     assert nodes[0].node.metadata["document_id"] == "faiss"
+
+
+def test_graph_retriever_puts_evidence_paths_and_seeds_in_metadata(graph_kb):
+    nodes = RagPluginsRetriever(graph_kb.graph_retriever("bfs"), similarity_top_k=2).retrieve("Who starred in Kiss and Tell?")
+    assert [n.node.metadata["document_id"] for n in nodes] == ["film", "st"]
+    evidence = nodes[1].node.metadata["evidence"]
+    assert evidence["paths"] == ["Kiss and Tell (1945 film) → Shirley Temple → [Shirley Temple]"]
+    assert evidence["seeds"][0]["how"] == "alias"
+    assert "evidence" not in nodes[1].node.get_content(metadata_mode="llm")

@@ -11,7 +11,7 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, Te
 from rag_plugins.types import Hit
 
 # Kept in metadata for the caller, but out of what the LLM and the embedder read.
-_SCORE_KEYS = ["score", "scores", "ranks", "provenance", "chunk_id", "position", "char_start", "char_end"]
+_SCORE_KEYS = ["score", "scores", "ranks", "provenance", "evidence", "chunk_id", "position", "char_start", "char_end"]
 
 
 def hit_to_node(hit: Hit, extra: dict[str, Any] | None = None) -> NodeWithScore:

@@ -1,0 +1,106 @@
+"""Graph traversals over a weighted adjacency matrix: personalized PageRank, k-hop
+expansion with decay, and the paths that explain a result."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse import csgraph
+
+
+def _transition_input(adjacency: sp.csr_matrix) -> np.ndarray:
+    degree = np.asarray(adjacency.sum(axis=1)).ravel()
+    inverse = np.zeros_like(degree)
+    np.divide(1.0, degree, out=inverse, where=degree > 0)
+    return inverse
+
+
+def _seed_vector(n: int, seeds: Mapping[int, float]) -> np.ndarray:
+    s = np.zeros(n)
+    for node, weight in seeds.items():
+        s[node] += weight
+    total = s.sum()
+    return s / total if total > 0 else s
+
+
+def personalized_pagerank(adjacency: sp.csr_matrix, seeds: Mapping[int, float], damping: float = 0.5,
+                          iterations: int = 50, tolerance: float = 1e-8) -> np.ndarray:
+    """Stationary visit probabilities of a walk that follows an edge (chosen by weight)
+    with probability ``damping`` and jumps back to the seeds otherwise.
+
+    >>> a = sp.csr_matrix(np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=float))
+    >>> personalized_pagerank(a, {0: 1.0}, damping=0.5).round(3).tolist()
+    [0.583, 0.333, 0.083]
+    """
+    n = adjacency.shape[0]
+    s = _seed_vector(n, seeds)
+    inverse = _transition_input(adjacency)
+    x = s.copy()
+    for _ in range(iterations):
+        nxt = (1 - damping) * s + damping * (adjacency @ (x * inverse))
+        if np.abs(nxt - x).sum() < tolerance:
+            return nxt
+        x = nxt
+    return x
+
+
+def k_hop(adjacency: sp.csr_matrix, seeds: Mapping[int, float], hops: int = 2, decay: float = 0.5) -> np.ndarray:
+    """Breadth-first expansion: the seeds' weight spreads along edges (split by edge
+    weight) for ``hops`` steps, multiplied by ``decay`` at each step; a node scores the
+    sum over the steps that reach it. Nodes further than ``hops`` score 0.
+
+    >>> a = sp.csr_matrix(np.array([[0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 0]], dtype=float))
+    >>> k_hop(a, {0: 1.0}, hops=2, decay=0.5).round(3).tolist()
+    [1.125, 0.5, 0.125, 0.0]
+    """
+    n = adjacency.shape[0]
+    frontier = _seed_vector(n, seeds)
+    inverse = _transition_input(adjacency)
+    total = frontier.copy()
+    for _ in range(hops):
+        frontier = decay * (adjacency @ (frontier * inverse))
+        total += frontier
+    return total
+
+
+def paths_to(adjacency: sp.csr_matrix, sources: list[int], targets: list[int], scores: np.ndarray,
+             pool: int = 2000, max_hops: int = 6) -> dict[int, list[int]]:
+    """A shortest path (fewest hops) from any source to each target, searched among the
+    ``pool`` best-scoring nodes (where a traversal's mass flowed) and the sources. Among
+    paths of equal length, those through less connected nodes win: "X → Shirley Temple"
+    explains more than "X → American"."""
+    if not sources or not targets:
+        return {}
+    keep = np.argsort(-scores, kind="stable")[:pool]
+    keep = np.unique(np.concatenate([keep, np.asarray(sources), np.asarray(targets)]))
+    local = {int(node): i for i, node in enumerate(keep.tolist())}
+    sub = sp.csr_matrix(adjacency[keep][:, keep])
+    sub.eliminate_zeros()
+    degree = np.diff(adjacency.indptr)[keep]
+    sub.data = 1.0 + np.log1p(degree[sub.indices]) / 20.0   # cost of stepping onto a node
+    _, predecessors, origin = csgraph.dijkstra(sub, directed=True, indices=[local[s] for s in sources],
+                                               min_only=True, return_predecessors=True, limit=max_hops * 2.0)
+    out = {}
+    for target in targets:
+        i = local[int(target)]
+        if origin[i] < 0:
+            continue
+        path = [i]
+        while predecessors[path[-1]] >= 0:
+            path.append(int(predecessors[path[-1]]))
+        out[int(target)] = [int(keep[j]) for j in reversed(path)]
+    return out
+
+
+def shortest_path(adjacency: sp.csr_matrix, source: int, target: int, max_hops: int = 6) -> list[int] | None:
+    """The fewest-hop path between two nodes (ties broken by the search), or None."""
+    _, predecessors = csgraph.dijkstra(adjacency, directed=False, indices=source, unweighted=True,
+                                       return_predecessors=True, limit=max_hops)
+    if source != target and predecessors[target] < 0:
+        return None
+    path = [target]
+    while path[-1] != source:
+        path.append(int(predecessors[path[-1]]))
+    return list(reversed(path))
