@@ -41,13 +41,13 @@ class KnowledgeGraph:
 
     >>> from rag_plugins.graph.extraction import Extraction, Mention, Relation
     >>> g = KnowledgeGraph()
-    >>> g.apply([], [Extraction("a#0", (Mention("ada lovelace", "Ada Lovelace", 1.0, True),
+    >>> touched = g.apply([], [Extraction("a#0", (Mention("ada lovelace", "Ada Lovelace", 1.0, True),
     ...                                 Mention("charles babbage", "Charles Babbage")),
     ...                         (Relation("ada lovelace", "worked with", "charles babbage"),))],
     ...         {"a#0": "a"})
     >>> g.graph.edges["e:ada lovelace", "e:charles babbage"]["labels"]
     {'worked with': 1}
-    >>> g.apply(["a#0"], [], {}); g.graph.number_of_nodes()
+    >>> touched = g.apply(["a#0"], [], {}); g.graph.number_of_nodes()
     0
     """
 
