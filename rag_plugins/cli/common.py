@@ -55,8 +55,8 @@ def open_kb(directory: Path, args: argparse.Namespace, dense: bool, graph: bool 
                             graph=None if exists else (graph or None))
     if graph and kb.knowledge_graph is None:
         kb.close()
-        raise RagPluginsError(f"{directory} has no knowledge graph; graph retrieval needs one: "
-                              "pass --rebuild or another directory")
+        raise RagPluginsError(f"{directory} has no knowledge graph; graph retrieval needs one: build a "
+                              "new base with a graph (index --graph into another directory; eval: --rebuild)")
     return kb
 
 
