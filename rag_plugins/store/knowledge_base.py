@@ -669,7 +669,8 @@ class KnowledgeBase:
         return GraphRetriever(self, mode, **options)
 
     def retriever(self, kind: str, **options: Any) -> Any:
-        """``bm25``, ``dense``, ``hybrid`` or ``graph``, by name (what the CLI uses)."""
+        """``bm25``, ``dense``, ``hybrid``, ``graph`` or ``graph+hybrid``, by name (what the
+        CLI uses)."""
         if kind == "bm25":
             return self.bm25_retriever(**options)
         if kind == "dense":
@@ -678,7 +679,11 @@ class KnowledgeBase:
             return self.hybrid_retriever(**options)
         if kind == "graph":
             return self.graph_retriever(**options)
-        raise InvalidInputError(f"unknown retriever {kind!r}; use bm25, dense, hybrid or graph")
+        if kind == "graph+hybrid":
+            from rag_plugins.graph.combined import GraphExpandedRetriever
+
+            return GraphExpandedRetriever(self.hybrid_retriever(), self.graph_retriever(), **options)
+        raise InvalidInputError(f"unknown retriever {kind!r}; use bm25, dense, hybrid, graph or graph+hybrid")
 
     @property
     def knowledge_graph(self) -> "KnowledgeGraph | None":

@@ -105,6 +105,7 @@ def test_graph_fuses_with_other_retrievers_and_keeps_evidence(kb):
     assert flat["evidence"]["seeds"]
     expanded = GraphExpandedRetriever(kb.bm25_retriever(), kb.graph_retriever("bfs"))
     assert "st" in [h.document_id for h in expanded.retrieve("a 1945 film", k=3)]
+    assert isinstance(kb.retriever("graph+hybrid"), GraphExpandedRetriever)
 
 
 def test_bad_arguments_raise_typed_errors(kb, tmp_path):
