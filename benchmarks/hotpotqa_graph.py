@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scifact import FUSION, HERE, model_path, sequential_latency  # noqa: E402
 
-from rag_plugins import KnowledgeBase  # noqa: E402
+from rag_plugins import Document, KnowledgeBase  # noqa: E402
 from rag_plugins.eval.beir import load_beir, subset  # noqa: E402
 from rag_plugins.eval.runner import evaluate_run, run_queries  # noqa: E402
 from rag_plugins.graph import GraphExpandedRetriever, HeuristicExtractor, KnowledgeGraph  # noqa: E402
@@ -92,7 +92,7 @@ def graph_build_seconds(kb: KnowledgeBase) -> dict:
 def update_seconds(kb: KnowledgeBase, dataset) -> dict:
     """One document changed in the full knowledge base: the whole commit, graph included."""
     doc = dataset.corpus[0]
-    changed = type(doc)(doc.id, doc.text + " It was revived on stage in 2001.", doc.metadata)
+    changed = Document(doc.id, doc.text + " It was revived on stage in 2001.", doc.metadata)
     kb.upsert([changed])
     t0 = time.perf_counter()
     result = kb.commit()

@@ -6,7 +6,8 @@ import argparse
 import json
 
 from rag_plugins.cli.common import (
-    RETRIEVERS, add_graph_args, index_needs, add_index_dir_args, add_model_args, add_rerank_args, dataset_kb, make_pipeline,
+    RETRIEVERS, add_graph_args, add_index_dir_args, add_model_args, add_rerank_args, dataset_kb, index_needs,
+    make_pipeline,
 )
 from rag_plugins.retrievers.fusion import FUSION_METHODS
 

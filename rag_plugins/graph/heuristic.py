@@ -29,7 +29,7 @@ _COMMON = ENGLISH_STOPWORDS | frozenset(
     """he she his her him hers they them their we our you your i me my its it's also after before
     during although however when while since from both each many most some other following
     according despite because here what which who whom whose where how why one two three four
-    five this that these those there following several all any every another about above
+    five this that these those there several all any every another about above
     below between over under until upon within without first second third new later early
     january february march april may june july august september october november december
     monday tuesday wednesday thursday friday saturday sunday""".split()

@@ -74,12 +74,11 @@ class GraphRetriever(BaseRetriever):
         self.dense_threshold = dense_threshold
         self.weights = weights or EdgeWeights()
         self.name = name
-        self._linkers: dict[int, EntityLinker] = {}
+        self._linker: EntityLinker | None = None
 
     def seeds(self, query: str) -> list[Seed]:
         """The entities ``query`` is linked to (what the traversal starts from)."""
-        index = self._index(self.kb.searchable_snapshot())
-        return self._linker(index).link(query, self._embed if self.kb.embedder is not None else None)
+        return self._link(self._index(self.kb.searchable_snapshot()), query)
 
     def _embed(self, spans: list[str]) -> np.ndarray:
         vectors = self.kb.embed_queries(spans)
@@ -94,12 +93,10 @@ class GraphRetriever(BaseRetriever):
             )
         return snap.graph
 
-    def _linker(self, index: GraphIndex) -> EntityLinker:
-        linker = self._linkers.get(id(index))
-        if linker is None or linker.index is not index:
-            linker = EntityLinker(index, self.fuzzy_threshold, self.dense_threshold, self.max_seeds)
-            self._linkers = {id(index): linker}
-        return linker
+    def _link(self, index: GraphIndex, query: str) -> list[Seed]:
+        if self._linker is None or self._linker.index is not index:  # a commit made a new index
+            self._linker = EntityLinker(index, self.fuzzy_threshold, self.dense_threshold, self.max_seeds)
+        return self._linker.link(query, self._embed if self.kb.embedder is not None else None)
 
     def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
         return self.expand(query, [], k, filters)
@@ -112,7 +109,7 @@ class GraphRetriever(BaseRetriever):
         paragraph of a two-hop question."""
         snap = self.kb.searchable_snapshot()
         index = self._index(snap)
-        seeds = self._linker(index).link(query, self._embed if self.kb.embedder is not None else None)
+        seeds = self._link(index, query)
         visible = snap.visible_graph_nodes(filters)
         chunk_seeds: dict[int, float] = {}
         for rank, hit in enumerate(hits[:top], start=1):
@@ -139,7 +136,7 @@ class GraphRetriever(BaseRetriever):
         if remaining and chunk_seeds:  # reached from a first-stage hit (those need no path)
             paths.update(paths_to(adjacency, list(chunk_seeds), remaining, scores))
         seed_info = [s.to_dict() for s in seeds]
-        positions = snap.positions_of_graph_nodes(order)
+        positions = snap.node_positions[order]
         order, positions = order[positions >= 0], positions[positions >= 0]
         hits = self.kb.hits(snap.rows[positions], chunk_scores[order], self.name)
         node_of = {index.chunk_ids[n]: n for n in order.tolist()}

@@ -265,7 +265,12 @@ class KnowledgeGraph:
             g.add_node(n, **{k: dict(v) if isinstance(v, dict) else v for k, v in d.items()})
         for u, v, d in self.graph.edges(data=True):
             g.add_edge(u, v, **{k: dict(x) if isinstance(x, dict) else x for k, x in d.items()})
-        return KnowledgeGraph(g)
+        clone = KnowledgeGraph.__new__(KnowledgeGraph)
+        clone.graph = g
+        clone._titled = dict(self._titled)
+        clone._candidates = {k: set(v) for k, v in self._candidates.items()}
+        clone._eligible = set(self._eligible)
+        return clone
 
 
 def _bump(counts: dict[str, Any], key: str, delta: int) -> None:

@@ -318,7 +318,7 @@ class KnowledgeBase:
     def _snapshot_of(self, generation: int, rows: np.ndarray, info: list, bm25: BM25Index, analyzer: Analyzer,
                      vectors: VectorIndex | None, kg: "KnowledgeGraph | None") -> Snapshot:
         metadata = MetadataIndex([builtin_metadata(cid, did, meta) for cid, did, meta in info])
-        graph = nodes = None
+        graph = nodes = positions = None
         if kg is not None:
             from rag_plugins.graph.index import GraphIndex
 
@@ -327,7 +327,9 @@ class KnowledgeBase:
                 keys = kg.synonym_keys()
                 graph.attach_entity_vectors(keys, self.entity_vectors(keys))
             nodes = np.array([graph.position.get("c:" + cid, -1) for cid, _, _ in info], dtype=np.int64)
-        return Snapshot(generation, rows, bm25, analyzer, vectors, metadata, graph, nodes)
+            positions = np.full(len(graph), -1, dtype=np.int64)
+            positions[nodes[nodes >= 0]] = np.flatnonzero(nodes >= 0)
+        return Snapshot(generation, rows, bm25, analyzer, vectors, metadata, graph, nodes, positions)
 
     # inspection -------------------------------------------------------------------------
     @property

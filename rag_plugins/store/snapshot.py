@@ -29,6 +29,8 @@ class Snapshot:
     graph: "GraphIndex | None" = None
     graph_nodes: np.ndarray | None = None
     """Per position, the graph node of its chunk (-1 when the graph does not hold it)."""
+    node_positions: np.ndarray | None = None
+    """The inverse: per graph node, the position of its chunk (-1 for entities)."""
 
     def allowed_positions(self, filters: Mapping[str, Any] | None) -> np.ndarray | None:
         if not filters:
@@ -45,11 +47,3 @@ class Snapshot:
         nodes = self.graph_nodes[allowed]
         visible[nodes[nodes >= 0]] = True
         return visible
-
-    def positions_of_graph_nodes(self, nodes: np.ndarray) -> np.ndarray:
-        if not hasattr(self, "_node_positions"):
-            inverse = np.full(len(self.graph), -1, dtype=np.int64)
-            mapped = self.graph_nodes >= 0
-            inverse[self.graph_nodes[mapped]] = np.flatnonzero(mapped)
-            object.__setattr__(self, "_node_positions", inverse)
-        return self._node_positions[nodes]
