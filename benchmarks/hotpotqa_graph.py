@@ -161,7 +161,8 @@ def main() -> None:
     report["quality"] = quality
     chosen = retrievers(kb, GRAPH, EXPANDED)
     queries = list(dataset.queries.values())
-    report["latency"] = {name: sequential_latency(chosen[name], queries) for name in ("graph", "hybrid", "graph+hybrid")}
+    report["latency"] = {name: sequential_latency(chosen[name], queries, kb=kb)
+                         for name in ("graph", "hybrid", "graph+hybrid")}
     Path(args.output).write_text(json.dumps(report, indent=1))
     print(json.dumps({k: report[k] for k in ("graph_build", "update_one_document", "latency")}, indent=1))
 

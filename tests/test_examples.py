@@ -29,3 +29,18 @@ def test_rerank_and_abstain_example_runs(tmp_path, minilm_path, tiny_cross_encod
     assert "rerank" in out.stdout and "mmr" in out.stdout and "hybrid" in out.stdout
     assert "Confidence (fitted on 40 labelled questions)" in out.stdout
     assert out.stdout.count("confidence 0.") + out.stdout.count("confidence 1.") == 2
+
+
+def test_route_queries_example_routes_explains_and_trains(tmp_path, minilm_path):
+    env = {**os.environ, "RAG_PLUGINS_EMBEDDING_MODEL": minilm_path, "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "examples/route_queries.py", "--kb", str(tmp_path / "kb")]
+    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    assert 'why: quoted phrase "Hip Hip Pooh-Ray!" → bm25' in out.stdout
+    assert "top: Hip Hip Pooh-Ray!" in out.stdout
+    assert 'why: identifier "NYSME" → bm25' in out.stdout and "top: New York Society of Model Engineers" in out.stdout
+    assert "+ relational cue \"related\" → graph+hybrid" in out.stdout
+    assert "long descriptive query (21 words), no rare terms → dense" in out.stdout
+    assert "labels (best route per question):" in out.stdout and "(learned, confidence" in out.stdout
+    assert (tmp_path / "kb" / "router" / "weights.npy").exists()
+    assert "recall_all@5 on the held-out questions: learned" in out.stdout

@@ -16,12 +16,15 @@ from rag_plugins.embeddings.sentence_transformer import DEFAULT_EMBEDDING_MODEL
 from rag_plugins.errors import RagPluginsError
 from rag_plugins.store.knowledge_base import KnowledgeBase
 
-RETRIEVERS = ("bm25", "dense", "hybrid", "graph", "graph+hybrid")
+RETRIEVERS = ("bm25", "dense", "hybrid", "graph", "graph+hybrid", "routed")
+ROUTERS = ("rules", "learned", "llm")
 GRAPH_MODES = ("ppr", "bfs", "paths")
 
 
 def index_needs(kind: str) -> dict[str, bool]:
     """Which indexes retriever ``kind`` reads: ``{"dense": ..., "graph": ...}``."""
+    if kind == "routed":  # every memory a router may pick
+        return {"dense": True, "graph": True}
     return {"dense": kind in ("dense", "hybrid", "graph+hybrid"), "graph": kind.startswith("graph")}
 
 
@@ -39,6 +42,58 @@ def add_index_dir_args(p: argparse.ArgumentParser) -> None:
 def add_graph_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--graph-mode", choices=GRAPH_MODES, default="ppr",
                    help="graph traversal: personalized PageRank, k-hop BFS, or seed-to-seed paths")
+
+
+def add_router_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--router", choices=ROUTERS, default="rules", help="with --retriever routed: who picks the route")
+    p.add_argument("--router-path", help="a trained router folder (rag-plugins train-router); for --router learned")
+    p.add_argument("--llm", metavar="MODULE:FACTORY",
+                   help="for --router llm: a zero-argument callable returning a LangChain chat model, a "
+                        "LlamaIndex LLM, or a plain prompt -> text callable")
+    p.add_argument("--fuse-below", type=float, default=0.5,
+                   help="with --retriever routed: below this router confidence, fuse the top two routes")
+
+
+def make_router(args: argparse.Namespace) -> Any:
+    """The router ``--router`` names."""
+    from rag_plugins.routing import LearnedRouter, LLMRouter, RuleRouter
+
+    if args.router == "learned":
+        if not args.router_path:
+            raise RagPluginsError("--router learned needs --router-path DIR (train one with rag-plugins train-router)")
+        return LearnedRouter.load(args.router_path)
+    if args.router == "llm":
+        if not args.llm:
+            raise RagPluginsError("--router llm needs --llm MODULE:FACTORY returning a chat model, an LLM or a callable")
+        return LLMRouter(llm_predict(load_factory(args.llm)()))
+    return RuleRouter()
+
+
+def load_factory(spec: str) -> Any:
+    import importlib
+
+    module, _, attr = spec.partition(":")
+    if not module or not attr:
+        raise RagPluginsError(f"--llm must look like package.module:factory, got {spec!r}")
+    try:
+        factory = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise RagPluginsError(f"cannot load {spec!r}: {exc}") from exc
+    if not callable(factory):
+        raise RagPluginsError(f"{spec!r} is not callable")
+    return factory
+
+
+def llm_predict(model: Any) -> Any:
+    """A prompt -> answer callable from a LangChain chat model (``invoke``), a LlamaIndex LLM
+    (``complete``) or a plain callable."""
+    if hasattr(model, "invoke"):
+        return lambda prompt: model.invoke(prompt)
+    if hasattr(model, "complete"):
+        return lambda prompt: model.complete(prompt).text
+    if callable(model):
+        return model
+    raise RagPluginsError(f"--llm returned a {type(model).__name__}: expected a chat model, an LLM or a callable")
 
 
 def open_kb(directory: Path, args: argparse.Namespace, dense: bool, graph: bool = False) -> KnowledgeBase:
@@ -60,7 +115,12 @@ def open_kb(directory: Path, args: argparse.Namespace, dense: bool, graph: bool 
     return kb
 
 
-def make_retriever(kb: KnowledgeBase, kind: str, fusion: str, graph_mode: str = "ppr") -> Any:
+def make_retriever(kb: KnowledgeBase, kind: str, fusion: str, graph_mode: str = "ppr",
+                   args: argparse.Namespace | None = None) -> Any:
+    if kind == "routed":
+        from rag_plugins.routing import RoutedRetriever
+
+        return RoutedRetriever(kb, make_router(args), fuse_below=args.fuse_below, fusion=fusion)
     if kind == "hybrid":
         return kb.hybrid_retriever(method=fusion)
     if kind == "graph":
@@ -80,7 +140,7 @@ def add_rerank_args(p: argparse.ArgumentParser, depth: int = 100) -> None:
 
 def make_pipeline(kb: KnowledgeBase, args: argparse.Namespace) -> Any:
     """The retriever the flags describe: ``--retriever``/``--fusion``, then ``--rerank``."""
-    retriever = make_retriever(kb, args.retriever, args.fusion, getattr(args, "graph_mode", "ppr"))
+    retriever = make_retriever(kb, args.retriever, args.fusion, getattr(args, "graph_mode", "ppr"), args)
     if getattr(args, "rerank", None):
         from rag_plugins.rerank import CrossEncoderReranker, RerankedRetriever
 

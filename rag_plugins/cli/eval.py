@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from rag_plugins.cli.common import (
-    RETRIEVERS, add_graph_args, add_index_dir_args, add_model_args, add_rerank_args, dataset_kb, index_needs,
+    RETRIEVERS, add_graph_args, add_router_args, add_index_dir_args, add_model_args, add_rerank_args, dataset_kb, index_needs,
     make_pipeline,
 )
 from rag_plugins.retrievers.fusion import FUSION_METHODS
@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retriever", choices=RETRIEVERS, default="hybrid")
     p.add_argument("--fusion", choices=sorted(FUSION_METHODS), default="rrf")
     add_graph_args(p)
+    add_router_args(p)
     add_index_dir_args(p)
     p.add_argument("--k", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=32, help="queries per batch")
@@ -46,6 +47,14 @@ def run(args: argparse.Namespace) -> int:
 
             estimator = ConfidenceEstimator.load(args.confidence)
         retriever = make_pipeline(kb, args)
+        decisions: dict[str, int] = {}
+        routed = getattr(retriever, "retriever", retriever)  # under a reranker, the retriever it wraps
+        if args.retriever == "routed":
+            def count(query: str, decision: Any) -> None:
+                key = " & ".join(decision.routes)
+                decisions[key] = decisions.get(key, 0) + 1
+
+            routed.on_decision = count
         t0 = time.perf_counter()
         estimates: dict[str, float] = {}
 
@@ -71,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
                 "embedding_model": model, "k": args.k,
                 "rerank": args.rerank, "rerank_depth": args.rerank_depth if args.rerank else None},
     )
+    if args.retriever == "routed":
+        metrics["routing"] = {**routed.describe(), "router_path": args.router_path,
+                              "decisions": dict(sorted(decisions.items(), key=lambda kv: -kv[1]))}
     if estimator is not None:
         from rag_plugins.eval.calibration import confidence_report, relevant_in_top_k
 

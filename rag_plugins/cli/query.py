@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from rag_plugins.cli.common import RETRIEVERS, add_graph_args, make_retriever
+from rag_plugins.cli.common import RETRIEVERS, add_graph_args, add_router_args, make_retriever
 from rag_plugins.errors import RagPluginsError
 from rag_plugins.retrievers.fusion import FUSION_METHODS
 from rag_plugins.store.knowledge_base import KnowledgeBase
@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retriever", choices=RETRIEVERS, default="hybrid")
     p.add_argument("--fusion", choices=sorted(FUSION_METHODS), default="rrf")
     add_graph_args(p)
+    add_router_args(p)
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--filter", help='metadata filter as JSON, e.g. \'{"lang": "en"}\'')
     p.add_argument("--embedding-model", help="must be the model the base was built with")
@@ -43,7 +44,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: {directory} has no dense index; answering with --retriever {fallback}", file=sys.stderr)
             kind = fallback
         filters = json.loads(args.filter) if args.filter else None
-        retriever = make_retriever(kb, kind, args.fusion, args.graph_mode)
+        retriever = make_retriever(kb, kind, args.fusion, args.graph_mode, args)
+        decisions: list = []
+        if kind == "routed":
+            retriever.on_decision = lambda query, decision: decisions.append(decision)
         if args.rerank:
             from rag_plugins.rerank import CrossEncoderReranker, RerankedRetriever
 
@@ -52,6 +56,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([h.to_dict() for h in hits], indent=2, ensure_ascii=False))
         return 0
+    for decision in decisions:
+        routes = " + ".join(f"{r} {w:.2f}" for r, w in decision.routes.items())
+        print(f"route: {routes} (router {decision.router}, confidence {decision.confidence:.2f})")
+        for reason in decision.reasons:
+            print(f"  why: {reason}")
     for rank, hit in enumerate(hits, start=1):
         shown = [*hit.provenance, *(s for s in hit.scores if s not in hit.provenance)]
         parts = ", ".join(f"{src} {hit.scores[src]:.3f} (#{hit.ranks[src]})" for src in shown if src in hit.ranks)

@@ -90,6 +90,24 @@ class BM25Index:
         norm = k1 * (1.0 - b + b * self.doc_len[self.post_doc] / avgdl)
         return (idf[term_of_posting] * tf / (tf + norm)).astype(np.float32)
 
+    def idf(self, tokens: Sequence[str]) -> np.ndarray:
+        """Each analysed token's inverse document frequency (the weight BM25 gives it); a
+        token no chunk contains gets ``inf``.
+
+        >>> idx = BM25Index.empty().apply(add_rows=[0, 1], add_tokens=[["cat"], ["dog", "cat"]])
+        >>> idx.idf(["cat", "dog", "emu"]).round(3).tolist()
+        [0.182, 0.693, inf]
+        """
+        n = len(self.rows)
+        out = np.full(len(tokens), np.inf)
+        for i, token in enumerate(tokens):
+            term = self.term_ids.get(token)
+            if term is not None:
+                df = float(self.indptr[term + 1] - self.indptr[term])
+                if df > 0:
+                    out[i] = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        return out
+
     def apply(
         self,
         delete_rows: Sequence[int] | np.ndarray = (),

@@ -20,6 +20,7 @@ import os
 import shutil
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 
 _RESERVED_METADATA = {"heading_path", "char_start", "char_end", "document_id", "chunk_id"}
 _EMBED_SLICE = 256
+_QUERY_CACHE = 1024
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,9 @@ class KnowledgeBase:
         self._pending_deletes: set[str] = set()
         self._commit_lock = threading.Lock()
         self._embedder_checked = False
+        # query vectors, so a query routed or fused across memories is embedded once
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_vectors_lock = threading.Lock()
         self._snapshot = self._load_snapshot()
 
     # opening ----------------------------------------------------------------------------
@@ -617,14 +622,35 @@ class KnowledgeBase:
         return snap
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
+        """Query vectors; the last 1,024 distinct queries are kept, so the routes and
+        fusions that read one query all reuse one embedding."""
         if self.embedder is None:
             raise InvalidInputError(
                 f"the knowledge base at {self.path} has no dense index (it was built without an "
                 "embedder); use BM25 retrieval, or index into a new directory with an embedder"
             )
         self._check_embedder()
-        return check_embeddings(self.embedder.embed_queries(list(queries)), len(queries),
-                                self.settings["embedding"]["dimension"], self.embedder.model_id)
+        queries = list(queries)
+        with self._query_vectors_lock:
+            cached = {q: self._query_vectors[q] for q in queries if q in self._query_vectors}
+        todo = list(dict.fromkeys(q for q in queries if q not in cached))
+        if todo:
+            fresh = check_embeddings(self.embedder.embed_queries(todo), len(todo),
+                                     self.settings["embedding"]["dimension"], self.embedder.model_id)
+            cached.update(zip(todo, fresh))
+        with self._query_vectors_lock:
+            for q in queries:
+                self._query_vectors[q] = cached[q]
+                self._query_vectors.move_to_end(q)
+            while len(self._query_vectors) > _QUERY_CACHE:
+                self._query_vectors.popitem(last=False)
+        return np.stack([cached[q] for q in queries]) if queries else np.zeros(
+            (0, self.settings["embedding"]["dimension"]), np.float32)
+
+    def clear_query_cache(self) -> None:
+        """Forget the cached query vectors (so a benchmark times every query's embedding)."""
+        with self._query_vectors_lock:
+            self._query_vectors.clear()
 
     def chunk_embeddings(self, chunks: Sequence[Chunk]) -> np.ndarray:
         """The stored vectors of ``chunks`` (from the content-hash cache; a chunk whose

@@ -64,6 +64,8 @@ class RagPluginsRetriever(BaseRetriever):
     ``aretrieve``, which searches in a worker thread. Given an ``AbstainingRetriever``,
     nodes carry ``confidence``/``status``, and weak evidence yields one explicit
     insufficient-evidence node (``metadata["abstained"] is True``) instead of context.
+    Given a ``RoutedRetriever``, each node's ``metadata["evidence"]["route"]`` holds the
+    route decision, and a ``RouteDecisionEvent`` goes to the instrumentation dispatcher.
 
     Example:
         .. code-block:: python
@@ -94,10 +96,22 @@ class RagPluginsRetriever(BaseRetriever):
         query, k, filters = query_bundle.query_str, self.similarity_top_k, self.filters
         if hasattr(self._retriever, "retrieve_with_confidence"):
             return result_to_nodes(self._retriever.retrieve_with_confidence(query, k=k, filters=filters))
+        if hasattr(self._retriever, "retrieve_routed"):
+            from llama_index.retrievers.rag_plugins.routing import emit_route_decision
+
+            result = self._retriever.retrieve_routed(query, k=k, filters=filters)
+            emit_route_decision(query, result)
+            return [hit_to_node(h) for h in result.hits]
         return [hit_to_node(h) for h in self._retriever.retrieve(query, k=k, filters=filters)]
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         query, k, filters = query_bundle.query_str, self.similarity_top_k, self.filters
         if hasattr(self._retriever, "aretrieve_with_confidence"):
             return result_to_nodes(await self._retriever.aretrieve_with_confidence(query, k=k, filters=filters))
+        if hasattr(self._retriever, "aretrieve_routed"):
+            from llama_index.retrievers.rag_plugins.routing import emit_route_decision
+
+            result = await self._retriever.aretrieve_routed(query, k=k, filters=filters)
+            emit_route_decision(query, result)
+            return [hit_to_node(h) for h in result.hits]
         return [hit_to_node(h) for h in await self._retriever.aretrieve(query, k=k, filters=filters)]

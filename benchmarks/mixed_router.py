@@ -1,0 +1,232 @@
+"""Query routing on ../shared/data/mixed: one knowledge base holding SciFact and HotpotQA,
+with heterogeneous queries (scientific claims and two-hop questions).
+
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/mixed_router.py
+
+Everything is trained and tuned on the `train` split (SciFact train + the first 150
+HotpotQA questions) and reported on `dev` (SciFact test + the other 150):
+
+- the learned router is fitted on train labels (each query's best route by nDCG@10);
+  its regularisation by 5-fold cross-validation, and its fuse-below threshold by the
+  out-of-fold decisions on train;
+- reported on dev: nDCG@10 and recall_all@5 for every fixed route, fuse-all (all five
+  routes fused by RRF), the rule router, the learned router, and the oracle (each query's
+  best route, as headroom); mean and p95 latency, one query at a time; and each router's
+  confusion matrix against the oracle labels.
+
+The knowledge base (with its graph) is cached in benchmarks/results/work/mixed-kb-512. Its
+first build reuses the embeddings of the SciFact and HotpotQA benchmark bases when they
+exist (same model, same texts: same content-hash keys); otherwise it embeds 10,041
+documents (about 9 minutes on 2 CPU cores). The trained router is written to
+benchmarks/results/work/router-mixed; `rag-plugins train-router` trains the same router.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scifact import HERE, model_path  # noqa: E402
+
+from rag_plugins import KnowledgeBase  # noqa: E402
+from rag_plugins.eval.beir import load_beir  # noqa: E402
+from rag_plugins.eval.metrics import ndcg_at_k, recall_all_at_k  # noqa: E402
+from rag_plugins.eval.runner import latency_summary  # noqa: E402
+from rag_plugins.retrievers.fusion import reciprocal_rank_fusion  # noqa: E402
+from rag_plugins.retrievers.hybrid import HybridRetriever  # noqa: E402
+from rag_plugins.routing import (  # noqa: E402
+    QueryAnalyzer, RoutedRetriever, RuleRouter, fit_router, oracle_labels,
+)
+
+DATA = HERE.parent.parent / "shared" / "data"
+WORK = HERE / "results" / "work"
+KB_DIR = WORK / "mixed-kb-512"
+ROUTER_DIR = WORK / "router-mixed"
+ROUTES = ("bm25", "dense", "hybrid", "graph", "graph+hybrid")
+FUSE_GRID = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)
+DEPTH = 30  # chunks per query: 10 documents after collapsing chunks
+
+
+def open_kb(dataset) -> KnowledgeBase:
+    fresh = not (KB_DIR / "kb.sqlite").exists()
+    kb = KnowledgeBase.open(KB_DIR, embedder=model_path(), chunk_size=512, graph=True)
+    if fresh:
+        with sqlite3.connect(KB_DIR / "kb.sqlite") as con:
+            for other in ("scifact-kb-512", "hotpotqa-kb-512"):
+                if (WORK / other / "kb.sqlite").exists():
+                    con.execute("ATTACH DATABASE ? AS other", (str(WORK / other / "kb.sqlite"),))
+                    con.execute("INSERT OR IGNORE INTO embeddings SELECT * FROM other.embeddings")
+                    con.commit()
+                    con.execute("DETACH DATABASE other")
+    kb.upsert(dataset.corpus)
+    kb.commit()
+    return kb
+
+
+def run(retriever, queries: dict[str, str], kb: KnowledgeBase) -> tuple[dict[str, list], list[float]]:
+    """Each query alone (after one warm-up): its hits as (chunk, document, score), and
+    latency. The query-vector cache is emptied first, so every query pays for its embedding."""
+    retriever.retrieve(next(iter(queries.values())), k=DEPTH)
+    hits, latencies = {}, []
+    for qid, text in queries.items():
+        kb.clear_query_cache()
+        t0 = time.perf_counter()
+        found = retriever.retrieve(text, k=DEPTH)
+        latencies.append(time.perf_counter() - t0)
+        hits[qid] = [(h.chunk.id, h.document_id, h.score) for h in found]
+    return hits, latencies
+
+
+def documents(hits: list) -> list[str]:
+    return [d for d, _ in documents_in_order_tuples(hits, 10)]
+
+
+def documents_in_order_tuples(hits: list, k: int) -> list[tuple[str, float]]:
+    seen: dict[str, float] = {}
+    for _, doc, score in hits:
+        if doc not in seen:
+            seen[doc] = score
+            if len(seen) == k:
+                break
+    return list(seen.items())
+
+
+def quality(run_: dict[str, list], qrels: dict) -> dict[str, float]:
+    ndcg = [ndcg_at_k(documents(run_[q]), qrels[q], 10) for q in run_]
+    recall_all = [recall_all_at_k(documents(run_[q]), qrels[q], 5) for q in run_]
+    return {"ndcg@10": float(np.mean(ndcg)), "recall_all@5": float(np.mean(recall_all))}
+
+
+def fuse_lists(per_route: dict[str, list], weights: dict[str, float]) -> list:
+    """RRF of cached route hit lists (what RoutedRetriever does when it fuses), for tuning."""
+    lists = {r: [(c, s) for c, _, s in per_route[r] if not (r in ("bm25", "graph") and s <= 0)] for r in weights}
+    fused = reciprocal_rank_fusion(lists, weights)
+    doc_of = {c: d for r in weights for c, d, _ in per_route[r]}
+    return [(c, doc_of[c], fused[c]) for c in sorted(fused, key=lambda c: (-fused[c], c))]
+
+
+def tune_fuse_below(features, route_runs, qrels, qids) -> tuple[float, dict]:
+    """Out-of-fold learned decisions on train, scored for each fuse-below threshold."""
+    scores = np.array([[ndcg_at_k(documents(route_runs[r][q]), qrels[q], 10) for r in ROUTES] for q in qids])
+    folds = np.random.default_rng(1).permutation(len(qids)) % 5
+    decisions = [None] * len(qids)
+    for f in range(5):
+        train = [i for i in range(len(qids)) if folds[i] != f]
+        router = fit_router([features[i] for i in train], scores[train], ROUTES)
+        for i in np.flatnonzero(folds == f):
+            decisions[i] = router.decide(features[i], ROUTES)
+    table = {}
+    for threshold in FUSE_GRID:
+        achieved = []
+        for i, q in enumerate(qids):
+            d = decisions[i]
+            ranked = sorted(d.scores.items(), key=lambda rs: -rs[1])
+            if d.confidence < threshold and len(ranked) > 1 and ranked[1][1] > 0:
+                hits = fuse_lists({r: route_runs[r][q] for r, _ in ranked[:2]}, dict(ranked[:2]))
+            else:
+                hits = route_runs[d.route][q]
+            achieved.append(ndcg_at_k(documents(hits), qrels[q], 10))
+        table[threshold] = float(np.mean(achieved))
+    best = max(FUSE_GRID, key=lambda t: (round(table[t], 4), -t))
+    return best, {str(t): round(v, 4) for t, v in table.items()}
+
+
+def confusion(predicted: list[str], labels: list[str]) -> dict:
+    """rows: the oracle's route; columns: the router's first choice."""
+    return {o: {p: sum(1 for a, b in zip(labels, predicted) if a == o and b == p) for p in ROUTES} for o in ROUTES}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(DATA / "mixed"))
+    parser.add_argument("--output", default=str(HERE / "results" / "mixed_router.json"))
+    args = parser.parse_args()
+    train, dev = load_beir(args.data, "train"), load_beir(args.data, "dev")
+    kb = open_kb(dev)
+    analyzer = QueryAnalyzer(kb)
+    retrievers = {r: kb.retriever(r) for r in ROUTES}
+
+    # --- train: label, fit, tune -------------------------------------------------------
+    t0 = time.perf_counter()
+    train_queries = {q: t for q, t in train.queries.items() if train.qrels.get(q)}
+    train_runs = {r: run(retrievers[r], train_queries, kb)[0] for r in ROUTES}
+    qids = list(train_queries)
+    vectors = kb.embed_queries([train_queries[q] for q in qids])
+    features = [analyzer.features(train_queries[q]).with_embedding(v) for q, v in zip(qids, vectors)]
+    scores = np.array([[ndcg_at_k(documents(train_runs[r][q]), train.qrels[q], 10) for r in ROUTES] for q in qids])
+    settings = kb.settings["embedding"]
+    router = fit_router(features, scores, ROUTES, embedding={k: settings[k] for k in ("model_id", "fingerprint",
+                                                                                        "dimension")})
+    router.save(ROUTER_DIR)
+    fuse_below, fuse_table = tune_fuse_below(features, train_runs, train.qrels, qids)
+    rules_table = {}
+    for threshold in FUSE_GRID:
+        rules = RoutedRetriever(kb, RuleRouter(), fuse_below=threshold)
+        achieved = []
+        for q in qids:
+            d = rules._maybe_fuse(RuleRouter().decide(analyzer.features(train_queries[q]), ROUTES))
+            hits = fuse_lists({r: train_runs[r][q] for r in d.routes}, dict(d.routes)) if d.fused \
+                else train_runs[d.route][q]
+            achieved.append(ndcg_at_k(documents(hits), train.qrels[q], 10))
+        rules_table[str(threshold)] = round(float(np.mean(achieved)), 4)
+    rules_fuse_below = max(FUSE_GRID, key=lambda t: (rules_table[str(t)], -t))
+    train_seconds = time.perf_counter() - t0
+    print(f"train: router C={router.metadata['c']}, learned fuse_below={fuse_below} {fuse_table}, "
+          f"rules fuse_below={rules_fuse_below} {rules_table} ({train_seconds:.0f}s)", flush=True)
+
+    # --- dev: every system, one query at a time ---------------------------------------
+    queries = {q: t for q, t in dev.queries.items() if dev.qrels.get(q)}
+    systems = {r: retrievers[r] for r in ROUTES}
+    systems["fuse-all"] = HybridRetriever(retrievers, name="fuse-all")
+    systems["rules"] = RoutedRetriever(kb, RuleRouter(), fuse_below=rules_fuse_below)
+    systems["learned"] = RoutedRetriever(kb, router, fuse_below=fuse_below)
+    report: dict = {"systems": {}, "config": {
+        "routes": list(ROUTES), "learned_fuse_below": fuse_below, "rules_fuse_below": rules_fuse_below,
+        "learned_c": router.metadata["c"], "train_fuse_below_ndcg": {"learned": fuse_table, "rules": rules_table},
+        "router_training": router.metadata, "n_dev_queries": len(queries), "n_train_queries": len(qids)}}
+    decisions: dict[str, dict[str, str]] = {"rules": {}, "learned": {}}
+    runs = {}
+    for name, retriever in systems.items():
+        if name in decisions:
+            retriever.on_decision = lambda q, d, name=name: decisions[name].__setitem__(q, d)
+        runs[name], latencies = run(retriever, queries, kb)
+        report["systems"][name] = {**quality(runs[name], dev.qrels), **latency_summary(latencies)}
+        if name in decisions:
+            by_text = decisions[name]
+            report["systems"][name]["decisions"] = {
+                key: sum(1 for d in by_text.values() if " & ".join(d.routes) == key)
+                for key in sorted({" & ".join(d.routes) for d in by_text.values()})}
+        print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in report["systems"][name].items()},
+              flush=True)
+    dev_ids = list(queries)
+    dev_scores = np.array([[ndcg_at_k(documents(runs[r][q]), dev.qrels[q], 10) for r in ROUTES] for q in dev_ids])
+    labels = [ROUTES[i] for i in oracle_labels(dev_scores)]
+    best = {q: runs[labels[i]][q] for i, q in enumerate(dev_ids)}
+    report["systems"]["oracle"] = quality(best, dev.qrels)
+    report["confusion_vs_oracle"] = {
+        name: confusion([decisions[name][queries[q]].route for q in dev_ids], labels) for name in decisions}
+    fixed = {r: report["systems"][r]["ndcg@10"] for r in ROUTES}
+    learned, fuse_all = report["systems"]["learned"], report["systems"]["fuse-all"]
+    report["targets"] = {
+        "best_fixed_route": max(fixed, key=fixed.get),
+        "learned_minus_best_fixed_ndcg": learned["ndcg@10"] - max(fixed.values()),
+        "learned_over_fuse_all_ndcg": learned["ndcg@10"] / fuse_all["ndcg@10"],
+        "learned_over_fuse_all_mean_latency": learned["mean_ms"] / fuse_all["mean_ms"],
+        "rules_minus_learned_ndcg": report["systems"]["rules"]["ndcg@10"] - learned["ndcg@10"],
+    }
+    print(json.dumps(report["targets"], indent=2))
+    Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

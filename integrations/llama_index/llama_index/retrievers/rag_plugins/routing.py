@@ -1,0 +1,99 @@
+"""Query routing for LlamaIndex: an LLM as the router, the decision as an
+instrumentation event, and one ``FunctionTool`` per route for agents."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Sequence
+
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.events import BaseEvent
+from llama_index.core.llms import LLM
+from llama_index.core.prompts import PromptTemplate
+from llama_index.core.schema import NodeWithScore
+from llama_index.core.tools import FunctionTool, ToolMetadata
+
+from llama_index.retrievers.rag_plugins.base import hit_to_node, nodes_to_hits
+from rag_plugins.routing.llm import ROUTER_PROMPT, LLMRouter
+from rag_plugins.routing.tools import format_hits, route_tool_specs
+
+dispatcher = get_dispatcher(__name__)
+
+
+class RouteDecisionEvent(BaseEvent):
+    """Emitted by ``RagPluginsRetriever`` over a ``RoutedRetriever``: which routes ran for
+    ``query``, with the router's confidence, reasons and timings."""
+
+    query: str
+    decision: Dict[str, Any]
+    timings: Dict[str, float]
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "RouteDecisionEvent"
+
+
+class LLMRouterForLlamaIndex(LLMRouter):
+    """An :class:`~rag_plugins.routing.LLMRouter` asking a LlamaIndex LLM.
+
+    Function-calling LLMs answer through ``structured_predict`` (a ``RouteChoice``); the
+    others complete the prompt as JSON. A timeout, an error or an invalid answer falls back
+    to the rule router, and the decision says why::
+
+        from llama_index.llms.openai import OpenAI
+        router = LLMRouterForLlamaIndex(OpenAI(model="gpt-4o-mini"), timeout=5)
+    """
+
+    def __init__(self, llm: LLM, *, structured: bool | None = None, timeout: float = 10.0,
+                 prompt: str = ROUTER_PROMPT, **options: Any):
+        if structured is None:
+            structured = bool(getattr(llm.metadata, "is_function_calling_model", False))
+        if structured:
+            from rag_plugins.routing.schema import RouteChoice
+
+            template = PromptTemplate("{request}")
+
+            def predict(text: str) -> Any:
+                return llm.structured_predict(RouteChoice, template, request=text)
+        else:
+            def predict(text: str) -> Any:
+                return llm.complete(text).text
+
+        name = getattr(llm.metadata, "model_name", None) or type(llm).__name__
+        super().__init__(predict, timeout=timeout, prompt=prompt, model=str(name), **options)
+
+
+def route_tools(routed: Any, k: int = 4, routes: Sequence[str] | None = None) -> list[FunctionTool]:
+    """One ``FunctionTool`` per route of a ``RoutedRetriever`` (``search_bm25``, ...), so an
+    agent picks the memory itself. The model reads the passages as text marked as
+    retrieved data with source ids; ``raw_output`` holds the nodes.
+    """
+    tools = []
+    for spec in route_tool_specs(routes or routed.routes):
+        retriever = routed.retriever_for(spec.route)
+
+        def search(query: str, k: int = k, _retriever: Any = retriever) -> list[NodeWithScore]:
+            """Search with this route."""
+            return [hit_to_node(h) for h in _retriever.retrieve(query, k=k)]
+
+        async def asearch(query: str, k: int = k, _retriever: Any = retriever) -> list[NodeWithScore]:
+            """Search with this route."""
+            return [hit_to_node(h) for h in await _retriever.aretrieve(query, k=k)]
+
+        tools.append(FunctionTool.from_defaults(
+            fn=search, async_fn=asearch, tool_metadata=ToolMetadata(name=spec.name, description=spec.description),
+            callback=_as_text, async_callback=_as_text_async,
+        ))
+    return tools
+
+
+def _as_text(nodes: list[NodeWithScore]) -> str:
+    return format_hits(nodes_to_hits(nodes))
+
+
+async def _as_text_async(nodes: list[NodeWithScore]) -> str:
+    return _as_text(nodes)
+
+
+def emit_route_decision(query: str, result: Any) -> None:
+    dispatcher.event(RouteDecisionEvent(query=query, decision=result.decision.to_dict(),
+                                        timings=dict(result.timings)))

@@ -1,0 +1,162 @@
+"""Running a router's decision: one route, or the top two fused when the router is unsure."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from rag_plugins._validation import check_k, check_query
+from rag_plugins.errors import InvalidInputError
+from rag_plugins.protocols import Filters, Retriever
+from rag_plugins.retrievers.base import BaseRetriever
+from rag_plugins.retrievers.hybrid import HybridRetriever
+from rag_plugins.retrievers.fusion import FUSION_METHODS
+from rag_plugins.routing.decision import ROUTES, RouteDecision, Router
+from rag_plugins.routing.features import QueryAnalyzer
+from rag_plugins.routing.rules import RuleRouter
+from rag_plugins.types import Hit
+
+if TYPE_CHECKING:
+    from rag_plugins.store.knowledge_base import KnowledgeBase
+
+logger = logging.getLogger("rag_plugins.routing")
+
+
+@dataclass(frozen=True)
+class RoutedResult:
+    """The decision, the hits it produced, and where the time went (seconds)."""
+
+    decision: RouteDecision
+    hits: list[Hit]
+    timings: Mapping[str, float]
+
+
+class RoutedRetriever(BaseRetriever):
+    """Asks a router which memory suits each query, then searches only that one.
+
+    Below ``fuse_below`` confidence the router's top two routes both run and their hits
+    are fused (``fusion``, weighted by the router's scores). Every hit records the
+    decision in ``hit.evidence["route"]`` (routes, weights, confidence, reasons, router);
+    :meth:`retrieve_routed` also returns it, with timings, and ``on_decision`` (if given)
+    sees each one, e.g. to log or trace it.
+
+    ``routes`` restricts or replaces the memories: route names served by
+    ``kb.retriever(name)``, or a mapping of route name to any retriever.
+
+    >>> import tempfile
+    >>> from rag_plugins import Document, KnowledgeBase
+    >>> kb = KnowledgeBase.open(tempfile.mkdtemp())
+    >>> _ = kb.upsert([Document("a", "Error E1234 means the disk is full."), Document("b", "Pears")])
+    >>> _ = kb.commit()
+    >>> routed = RoutedRetriever(kb)
+    >>> result = routed.retrieve_routed("what is E1234?", k=1)
+    >>> result.decision.route, result.hits[0].document_id
+    ('bm25', 'a')
+    >>> result.hits[0].evidence["route"]["reasons"]
+    ['identifier "E1234" → bm25']
+    """
+
+    def __init__(self, kb: "KnowledgeBase", router: Router | None = None,
+                 routes: Sequence[str] | Mapping[str, Retriever] | None = None, *, fuse_below: float = 0.5,
+                 fusion: str = "rrf", analyzer: QueryAnalyzer | None = None,
+                 on_decision: Callable[[str, RouteDecision], None] | None = None, name: str = "routed"):
+        from rag_plugins.routing.training import available_routes
+
+        if not 0.0 <= fuse_below <= 1.0:
+            raise InvalidInputError(f"fuse_below must be in [0, 1], got {fuse_below!r}")
+        if fusion not in FUSION_METHODS:
+            raise InvalidInputError(f"unknown fusion method {fusion!r}; use one of {sorted(FUSION_METHODS)}")
+        self.kb = kb
+        self.router = router or RuleRouter()
+        self._retrievers: dict[str, Retriever] = {}
+        if isinstance(routes, Mapping):
+            self._retrievers = dict(routes)
+            self.routes = tuple(routes)
+        else:
+            offered = available_routes(kb)
+            self.routes = tuple(routes) if routes is not None else offered
+            missing = [r for r in self.routes if r not in offered]
+            if missing:
+                known = [r for r in missing if r in ROUTES]
+                raise InvalidInputError(
+                    f"routes {missing} are not available: this knowledge base serves {list(offered)}"
+                    + ("" if len(known) == len(missing) else f"; route names are {list(ROUTES)}")
+                )
+        if not self.routes:
+            raise InvalidInputError("a routed retriever needs at least one route")
+        if name in self.routes:
+            raise InvalidInputError(f"the routed retriever's name {name!r} clashes with a route")
+        self.fuse_below = fuse_below
+        self.fusion = fusion
+        self.analyzer = analyzer or QueryAnalyzer(kb, rare_idf=getattr(self.router, "rare_idf", 6.0))
+        self.on_decision = on_decision
+        self.name = name
+
+    def retriever_for(self, route: str) -> Retriever:
+        """The retriever behind ``route`` (built once)."""
+        if route not in self.routes:
+            raise InvalidInputError(f"unknown route {route!r}; this retriever offers {list(self.routes)}")
+        if route not in self._retrievers:
+            self._retrievers[route] = self.kb.retriever(route)
+        return self._retrievers[route]
+
+    def route(self, query: str) -> RouteDecision:
+        """The decision for ``query``, after any fusion of an unsure one."""
+        check_query(query)
+        embed = bool(getattr(self.router, "needs_embedding", False)) and self.kb.embedder is not None
+        decision = self.router.decide(self.analyzer.features(query, embed=embed), self.routes)
+        return self._maybe_fuse(decision)
+
+    def _maybe_fuse(self, decision: RouteDecision) -> RouteDecision:
+        if decision.fused or decision.confidence >= self.fuse_below:
+            return decision
+        ranked = sorted(((r, s) for r, s in decision.scores.items() if r in self.routes), key=lambda rs: -rs[1])
+        if len(ranked) < 2 or ranked[1][1] <= 0:
+            return decision
+        (a, sa), (b, sb) = ranked[:2]
+        note = f"confidence {decision.confidence:.2f} < {self.fuse_below:.2f} → fuse {a} and {b}"
+        return dataclasses.replace(decision, routes={a: sa, b: sb}, reasons=(*decision.reasons, note))
+
+    def retrieve_routed(self, query: str, k: int = 10, filters: Filters | None = None) -> RoutedResult:
+        """Route ``query``, search, and return the decision with the hits and timings."""
+        check_query(query)
+        check_k(k)
+        t0 = time.perf_counter()
+        decision = self.route(query)
+        t1 = time.perf_counter()
+        hits = self._search(decision, query, k, filters)
+        t2 = time.perf_counter()
+        timings = {"routing": t1 - t0, "retrieval": t2 - t1}
+        logger.debug("route %s for %r: %s", dict(decision.routes), query, "; ".join(decision.reasons))
+        if self.on_decision is not None:
+            self.on_decision(query, decision)
+        return RoutedResult(decision, hits, timings)
+
+    async def aretrieve_routed(self, query: str, k: int = 10, filters: Filters | None = None) -> RoutedResult:
+        """:meth:`retrieve_routed` in a worker thread, off the event loop."""
+        check_query(query)
+        check_k(k)
+        return await asyncio.to_thread(self.retrieve_routed, query, k, filters)
+
+    def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
+        return self.retrieve_routed(query, k, filters).hits
+
+    def _search(self, decision: RouteDecision, query: str, k: int, filters: Filters | None) -> list[Hit]:
+        if decision.fused:
+            fused = HybridRetriever({r: self.retriever_for(r) for r in decision.routes}, method=self.fusion,
+                                    weights=dict(decision.routes), name=self.name)
+            hits = fused.retrieve(query, k=k, filters=filters)
+        else:
+            hits = self.retriever_for(decision.route).retrieve(query, k=k, filters=filters)
+        record = decision.to_dict()
+        return [Hit(h.chunk, h.score, {**h.scores, self.name: h.score}, {**h.ranks, self.name: rank}, h.provenance,
+                    {**h.evidence, "route": record})
+                for rank, h in enumerate(hits, start=1)]
+
+    def describe(self) -> dict[str, Any]:
+        return {"router": getattr(self.router, "name", type(self.router).__name__), "routes": list(self.routes),
+                "fuse_below": self.fuse_below, "fusion": self.fusion}

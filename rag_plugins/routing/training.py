@@ -1,0 +1,177 @@
+"""Training the learned router from a labeled split: run every route on every query,
+label each query with its best route by nDCG@10, fit a logistic regression.
+
+Labels come from the data, not from anyone's opinion of which memory suits a query.
+Ties go to the cheaper route (earlier in :data:`ROUTES`), so the router never pays for
+the graph when BM25 did as well.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from rag_plugins._progress import progress_bar
+from rag_plugins.errors import InvalidInputError
+from rag_plugins.routing.decision import ROUTES
+from rag_plugins.routing.features import QueryAnalyzer, QueryFeatures
+from rag_plugins.routing.learned import LearnedRouter, feature_matrix
+
+if TYPE_CHECKING:
+    from rag_plugins.eval.beir import BeirDataset
+    from rag_plugins.store.knowledge_base import KnowledgeBase
+
+C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+
+
+def available_routes(kb: "KnowledgeBase") -> tuple[str, ...]:
+    """The routes ``kb`` can serve: BM25 always, dense and hybrid with an embedder, the
+    graph routes with a knowledge graph."""
+    routes = ["bm25"]
+    if kb.embedder is not None:
+        routes += ["dense", "hybrid"]
+    if kb.knowledge_graph is not None:
+        routes += ["graph", "graph+hybrid"] if kb.embedder is not None else ["graph"]
+    return tuple(routes)
+
+
+def oracle_labels(route_scores: np.ndarray, tolerance: float = 1e-9) -> np.ndarray:
+    """Per query (row), the index of its best route (column); ties go to the lowest index.
+
+    >>> oracle_labels(np.array([[0.5, 0.9, 0.9], [1.0, 1.0, 0.2]])).tolist()
+    [1, 0]
+    """
+    scores = np.asarray(route_scores, dtype=np.float64)
+    best = scores.max(axis=1, keepdims=True)
+    return np.argmax(scores >= best - tolerance, axis=1)
+
+
+def route_scores(kb: "KnowledgeBase", dataset: "BeirDataset", routes: Sequence[str], k: int = 10,
+                 show_progress: bool | None = None) -> tuple[list[str], np.ndarray]:
+    """nDCG@``k`` of every route on every judged query: (query ids, matrix queries × routes)."""
+    from rag_plugins.eval.metrics import ndcg_at_k
+    from rag_plugins.eval.runner import documents_in_order
+
+    qids = [q for q in dataset.queries if dataset.qrels.get(q)]
+    if not qids:
+        raise InvalidInputError("the split has no judged queries to learn routes from")
+    out = np.zeros((len(qids), len(routes)))
+    with progress_bar(len(qids) * len(routes), "Running every route", show=show_progress, unit="query") as bar:
+        for j, route in enumerate(routes):
+            retriever = kb.retriever(route)
+            for i, qid in enumerate(qids):
+                hits = retriever.retrieve(dataset.queries[qid], k=3 * k)
+                ranked = [d for d, _ in documents_in_order(hits, k)]
+                out[i, j] = ndcg_at_k(ranked, dataset.qrels[qid], k)
+                bar.update(1)
+    return qids, out
+
+
+def fit_router(features: Sequence[QueryFeatures], scores: np.ndarray, routes: Sequence[str], *,
+               use_embedding: bool = True, c_grid: Sequence[float] = C_GRID, folds: int = 5, seed: int = 0,
+               tolerance: float = 0.0, embedding: dict[str, Any] | None = None,
+               rare_idf: float = 6.0) -> LearnedRouter:
+    """Fit the router on per-query route scores (rows of ``scores`` align with ``features``).
+
+    Queries where every route scored the same teach nothing and are left out. Each other
+    query is a training example for every route that tied for its best score (sharing the
+    query's weight), and weighs by how much choosing well matters (best minus mean score).
+    The regularisation ``C`` is the one whose cross-validated routing reaches the highest
+    mean score.
+    """
+    try:
+        from sklearn.linear_model import LogisticRegression
+    except ImportError as exc:  # pragma: no cover - sklearn comes with sentence-transformers
+        raise InvalidInputError("training a router needs scikit-learn: pip install scikit-learn") from exc
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != (len(features), len(routes)):
+        raise InvalidInputError(f"scores must be queries × routes = {(len(features), len(routes))}, got {scores.shape}")
+    x = feature_matrix(features, use_embedding)
+    labels = oracle_labels(scores)
+    informative = scores.max(axis=1) - scores.min(axis=1) > 1e-9
+    present = np.unique(labels[informative])
+    if informative.sum() < 4 or len(present) < 2:
+        raise InvalidInputError(
+            f"only {int(informative.sum())} queries tell routes apart (best route in {len(present)} "
+            f"class(es)); a learned router needs more labeled queries where routes differ"
+        )
+    folds = max(2, min(folds, int(informative.sum()) // 2))
+    weight = scores.max(axis=1) - scores.mean(axis=1)
+    mean = x[informative].mean(axis=0)
+    scale = x[informative].std(axis=0)
+    scale[scale < 1e-12] = 1.0
+    z = (x - mean) / scale
+
+    best = scores >= scores.max(axis=1, keepdims=True) - max(tolerance, 1e-9)
+
+    def fit(rows: np.ndarray, c: float) -> Any:
+        query, route = np.nonzero(best[rows])
+        query = rows[query]
+        share = weight[query]
+        model = LogisticRegression(C=c, max_iter=5000)
+        model.fit(z[query], route, sample_weight=share)
+        return model
+
+    rng = np.random.default_rng(seed)
+    fold_of = rng.permutation(len(features)) % folds
+    cv: dict[float, float] = {}
+    for c in c_grid:
+        achieved = np.zeros(len(features))
+        for f in range(folds):
+            train = np.flatnonzero((fold_of != f) & informative)
+            test = np.flatnonzero(fold_of == f)
+            model = fit(train, c)
+            chosen = model.classes_[model.predict_proba(z[test]).argmax(axis=1)]
+            achieved[test] = scores[test, chosen]
+        cv[c] = float(achieved.mean())
+    best_c = max(c_grid, key=lambda c: (cv[c], -c))
+    model = fit(np.flatnonzero(informative), best_c)
+    coef = np.full((len(routes), x.shape[1]), 0.0)
+    intercept = np.full(len(routes), -1e3)  # a route that was never best is never chosen
+    for row, cls in enumerate(model.classes_):
+        if len(model.classes_) == 2:  # binary logistic regression keeps one row
+            sign = 1.0 if row == 1 else -1.0
+            coef[cls], intercept[cls] = sign * model.coef_[0] / 2, sign * model.intercept_[0] / 2
+        else:
+            coef[cls], intercept[cls] = model.coef_[row], model.intercept_[row]
+    counts = np.bincount(labels, minlength=len(routes))
+    metadata = {
+        "queries": len(features), "informative_queries": int(informative.sum()),
+        "oracle_labels": {r: int(counts[i]) for i, r in enumerate(routes)},
+        "c": best_c, "cv_mean_score": {str(c): round(v, 4) for c, v in cv.items()},
+        "route_mean_score": {r: round(float(scores[:, i].mean()), 4) for i, r in enumerate(routes)},
+        "oracle_mean_score": round(float(scores.max(axis=1).mean()), 4),
+    }
+    return LearnedRouter(routes, coef, intercept, mean, scale, use_embedding, embedding, rare_idf, metadata)
+
+
+def train_router(kb: "KnowledgeBase", dataset: "BeirDataset", routes: Sequence[str] | None = None, *,
+                 use_embedding: bool = True, rare_idf: float = 6.0, show_progress: bool | None = None,
+                 **fit_options: Any) -> LearnedRouter:
+    """Label ``dataset``'s queries by running every route on ``kb``, then fit the router.
+
+    ``dataset`` is a labeled split (e.g. ``load_beir(dir, "train")``) whose corpus ``kb``
+    holds. Routes default to every route ``kb`` can serve.
+    """
+    routes = tuple(routes or available_routes(kb))
+    unknown = [r for r in routes if r not in ROUTES]
+    if unknown:
+        raise InvalidInputError(f"unknown routes {unknown}; choose from {list(ROUTES)}")
+    if use_embedding and kb.embedder is None:
+        raise InvalidInputError("the learned router reads query embeddings, but this knowledge base has no "
+                                "embedder; pass use_embedding=False or index with an embedding model")
+    qids, scores = route_scores(kb, dataset, routes, show_progress=show_progress)
+    analyzer = QueryAnalyzer(kb, rare_idf=rare_idf)
+    queries = [dataset.queries[q] for q in qids]
+    features = [analyzer.features(q) for q in queries]
+    if use_embedding:
+        vectors = kb.embed_queries(queries)
+        features = [f.with_embedding(v) for f, v in zip(features, vectors)]
+    embedding = None
+    if kb.embedder is not None:
+        settings = kb.settings["embedding"]
+        embedding = {"model_id": settings["model_id"], "fingerprint": settings["fingerprint"],
+                     "dimension": settings["dimension"]}
+    return fit_router(features, scores, routes, use_embedding=use_embedding, embedding=embedding,
+                      rare_idf=rare_idf, **fit_options)
