@@ -29,6 +29,7 @@ import os
 import sqlite3
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -41,12 +42,12 @@ from scifact import HERE, model_path  # noqa: E402
 from rag_plugins import KnowledgeBase  # noqa: E402
 from rag_plugins.eval.beir import load_beir  # noqa: E402
 from rag_plugins.eval.metrics import ndcg_at_k, recall_all_at_k  # noqa: E402
-from rag_plugins.eval.runner import latency_summary  # noqa: E402
-from rag_plugins.retrievers.fusion import reciprocal_rank_fusion  # noqa: E402
+from rag_plugins.eval.runner import documents_in_order, latency_summary  # noqa: E402
 from rag_plugins.retrievers.hybrid import HybridRetriever  # noqa: E402
 from rag_plugins.routing import (  # noqa: E402
-    QueryAnalyzer, RoutedRetriever, RuleRouter, fit_router, oracle_labels,
+    RouteDecision, RoutedRetriever, RuleRouter, embedding_info, fit_router, fuse_if_unsure, oracle_labels, query_features,
 )
+from rag_plugins.types import Hit  # noqa: E402
 
 DATA = HERE.parent.parent / "shared" / "data"
 WORK = HERE / "results" / "work"
@@ -73,72 +74,58 @@ def open_kb(dataset) -> KnowledgeBase:
     return kb
 
 
-def run(retriever, queries: dict[str, str], kb: KnowledgeBase) -> tuple[dict[str, list], list[float]]:
-    """Each query alone (after one warm-up): its hits as (chunk, document, score), and
-    latency. The query-vector cache is emptied first, so every query pays for its embedding."""
+def run(retriever, queries: dict[str, str], kb: KnowledgeBase) -> tuple[dict[str, list[Hit]], list[float]]:
+    """Each query alone (after one warm-up): its hits and latency. The query-vector cache is
+    emptied first, so every query pays for its embedding."""
     retriever.retrieve(next(iter(queries.values())), k=DEPTH)
     hits, latencies = {}, []
     for qid, text in queries.items():
         kb.clear_query_cache()
         t0 = time.perf_counter()
-        found = retriever.retrieve(text, k=DEPTH)
+        hits[qid] = retriever.retrieve(text, k=DEPTH)
         latencies.append(time.perf_counter() - t0)
-        hits[qid] = [(h.chunk.id, h.document_id, h.score) for h in found]
     return hits, latencies
 
 
-def documents(hits: list) -> list[str]:
-    return [d for d, _ in documents_in_order_tuples(hits, 10)]
+def documents(hits: list[Hit]) -> list[str]:
+    return [d for d, _ in documents_in_order(hits, 10)]
 
 
-def documents_in_order_tuples(hits: list, k: int) -> list[tuple[str, float]]:
-    seen: dict[str, float] = {}
-    for _, doc, score in hits:
-        if doc not in seen:
-            seen[doc] = score
-            if len(seen) == k:
-                break
-    return list(seen.items())
-
-
-def quality(run_: dict[str, list], qrels: dict) -> dict[str, float]:
+def quality(run_: dict[str, list[Hit]], qrels: dict) -> dict[str, float]:
     ndcg = [ndcg_at_k(documents(run_[q]), qrels[q], 10) for q in run_]
     recall_all = [recall_all_at_k(documents(run_[q]), qrels[q], 5) for q in run_]
     return {"ndcg@10": float(np.mean(ndcg)), "recall_all@5": float(np.mean(recall_all))}
 
 
-def fuse_lists(per_route: dict[str, list], weights: dict[str, float]) -> list:
-    """RRF of cached route hit lists (what RoutedRetriever does when it fuses), for tuning."""
-    lists = {r: [(c, s) for c, _, s in per_route[r] if not (r in ("bm25", "graph") and s <= 0)] for r in weights}
-    fused = reciprocal_rank_fusion(lists, weights)
-    doc_of = {c: d for r in weights for c, d, _ in per_route[r]}
-    return [(c, doc_of[c], fused[c]) for c in sorted(fused, key=lambda c: (-fused[c], c))]
+def replay(decision, route_runs: dict[str, dict[str, list[Hit]]], qid: str, retrievers: dict) -> list[Hit]:
+    """The hits RoutedRetriever returns for ``decision``, rebuilt from each route's cached hits."""
+    if not decision.fused:
+        return route_runs[decision.route][qid]
+    fusion = HybridRetriever({r: retrievers[r] for r in decision.routes}, weights=dict(decision.routes),
+                             name="routed")
+    return fusion.fuse({r: route_runs[r][qid] for r in decision.routes}, DEPTH)
 
 
-def tune_fuse_below(features, route_runs, qrels, qids) -> tuple[float, dict]:
-    """Out-of-fold learned decisions on train, scored for each fuse-below threshold."""
-    scores = np.array([[ndcg_at_k(documents(route_runs[r][q]), qrels[q], 10) for r in ROUTES] for q in qids])
-    folds = np.random.default_rng(1).permutation(len(qids)) % 5
-    decisions = [None] * len(qids)
+def choose_fuse_below(decisions: list, route_runs, qrels, qids, retrievers) -> tuple[float, dict]:
+    """The fuse-below threshold whose decisions reach the best mean nDCG@10 on these queries."""
+    table = {}
+    for threshold in FUSE_GRID:
+        achieved = [ndcg_at_k(documents(replay(fuse_if_unsure(d, threshold, ROUTES), route_runs, q, retrievers)),
+                              qrels[q], 10) for d, q in zip(decisions, qids)]
+        table[str(threshold)] = round(float(np.mean(achieved)), 4)
+    return max(FUSE_GRID, key=lambda t: (table[str(t)], -t)), table
+
+
+def out_of_fold_decisions(features, scores: np.ndarray) -> list:
+    """Each train query decided by a router fitted on the other four folds."""
+    folds = np.random.default_rng(1).permutation(len(features)) % 5
+    decisions = [None] * len(features)
     for f in range(5):
-        train = [i for i in range(len(qids)) if folds[i] != f]
+        train = np.flatnonzero(folds != f)
         router = fit_router([features[i] for i in train], scores[train], ROUTES)
         for i in np.flatnonzero(folds == f):
             decisions[i] = router.decide(features[i], ROUTES)
-    table = {}
-    for threshold in FUSE_GRID:
-        achieved = []
-        for i, q in enumerate(qids):
-            d = decisions[i]
-            ranked = sorted(d.scores.items(), key=lambda rs: -rs[1])
-            if d.confidence < threshold and len(ranked) > 1 and ranked[1][1] > 0:
-                hits = fuse_lists({r: route_runs[r][q] for r, _ in ranked[:2]}, dict(ranked[:2]))
-            else:
-                hits = route_runs[d.route][q]
-            achieved.append(ndcg_at_k(documents(hits), qrels[q], 10))
-        table[threshold] = float(np.mean(achieved))
-    best = max(FUSE_GRID, key=lambda t: (round(table[t], 4), -t))
-    return best, {str(t): round(v, 4) for t, v in table.items()}
+    return decisions
 
 
 def confusion(predicted: list[str], labels: list[str]) -> dict:
@@ -153,7 +140,6 @@ def main() -> None:
     args = parser.parse_args()
     train, dev = load_beir(args.data, "train"), load_beir(args.data, "dev")
     kb = open_kb(dev)
-    analyzer = QueryAnalyzer(kb)
     retrievers = {r: kb.retriever(r) for r in ROUTES}
 
     # --- train: label, fit, tune -------------------------------------------------------
@@ -161,25 +147,14 @@ def main() -> None:
     train_queries = {q: t for q, t in train.queries.items() if train.qrels.get(q)}
     train_runs = {r: run(retrievers[r], train_queries, kb)[0] for r in ROUTES}
     qids = list(train_queries)
-    vectors = kb.embed_queries([train_queries[q] for q in qids])
-    features = [analyzer.features(train_queries[q]).with_embedding(v) for q, v in zip(qids, vectors)]
+    features = query_features(kb, [train_queries[q] for q in qids])
     scores = np.array([[ndcg_at_k(documents(train_runs[r][q]), train.qrels[q], 10) for r in ROUTES] for q in qids])
-    settings = kb.settings["embedding"]
-    router = fit_router(features, scores, ROUTES, embedding={k: settings[k] for k in ("model_id", "fingerprint",
-                                                                                        "dimension")})
+    router = fit_router(features, scores, ROUTES, embedding=embedding_info(kb))
     router.save(ROUTER_DIR)
-    fuse_below, fuse_table = tune_fuse_below(features, train_runs, train.qrels, qids)
-    rules_table = {}
-    for threshold in FUSE_GRID:
-        rules = RoutedRetriever(kb, RuleRouter(), fuse_below=threshold)
-        achieved = []
-        for q in qids:
-            d = rules._maybe_fuse(RuleRouter().decide(analyzer.features(train_queries[q]), ROUTES))
-            hits = fuse_lists({r: train_runs[r][q] for r in d.routes}, dict(d.routes)) if d.fused \
-                else train_runs[d.route][q]
-            achieved.append(ndcg_at_k(documents(hits), train.qrels[q], 10))
-        rules_table[str(threshold)] = round(float(np.mean(achieved)), 4)
-    rules_fuse_below = max(FUSE_GRID, key=lambda t: (rules_table[str(t)], -t))
+    fuse_below, fuse_table = choose_fuse_below(out_of_fold_decisions(features, scores), train_runs, train.qrels,
+                                               qids, retrievers)
+    rule_decisions = [RuleRouter().decide(f, ROUTES) for f in features]
+    rules_fuse_below, rules_table = choose_fuse_below(rule_decisions, train_runs, train.qrels, qids, retrievers)
     train_seconds = time.perf_counter() - t0
     print(f"train: router C={router.metadata['c']}, learned fuse_below={fuse_below} {fuse_table}, "
           f"rules fuse_below={rules_fuse_below} {rules_table} ({train_seconds:.0f}s)", flush=True)
@@ -194,7 +169,7 @@ def main() -> None:
         "routes": list(ROUTES), "learned_fuse_below": fuse_below, "rules_fuse_below": rules_fuse_below,
         "learned_c": router.metadata["c"], "train_fuse_below_ndcg": {"learned": fuse_table, "rules": rules_table},
         "router_training": router.metadata, "n_dev_queries": len(queries), "n_train_queries": len(qids)}}
-    decisions: dict[str, dict[str, str]] = {"rules": {}, "learned": {}}
+    decisions: dict[str, dict[str, RouteDecision]] = {"rules": {}, "learned": {}}  # by query text
     runs = {}
     for name, retriever in systems.items():
         if name in decisions:
@@ -202,10 +177,8 @@ def main() -> None:
         runs[name], latencies = run(retriever, queries, kb)
         report["systems"][name] = {**quality(runs[name], dev.qrels), **latency_summary(latencies)}
         if name in decisions:
-            by_text = decisions[name]
-            report["systems"][name]["decisions"] = {
-                key: sum(1 for d in by_text.values() if " & ".join(d.routes) == key)
-                for key in sorted({" & ".join(d.routes) for d in by_text.values()})}
+            counts = Counter(" & ".join(d.routes) for d in decisions[name].values())
+            report["systems"][name]["decisions"] = dict(sorted(counts.items()))
         print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in report["systems"][name].items()},
               flush=True)
     dev_ids = list(queries)

@@ -22,9 +22,10 @@ GRAPH_MODES = ("ppr", "bfs", "paths")
 
 
 def index_needs(kind: str) -> dict[str, bool]:
-    """Which indexes retriever ``kind`` reads: ``{"dense": ..., "graph": ...}``."""
-    if kind == "routed":  # every memory a router may pick
-        return {"dense": True, "graph": True}
+    """Which indexes retriever ``kind`` reads: ``{"dense": ..., "graph": ...}``, and whether
+    a reused base without a graph will do (``require_graph``)."""
+    if kind == "routed":  # a new base gets every memory; a router uses what a reused one has
+        return {"dense": True, "graph": True, "require_graph": False}
     return {"dense": kind in ("dense", "hybrid", "graph+hybrid"), "graph": kind.startswith("graph")}
 
 
@@ -96,7 +97,10 @@ def llm_predict(model: Any) -> Any:
     raise RagPluginsError(f"--llm returned a {type(model).__name__}: expected a chat model, an LLM or a callable")
 
 
-def open_kb(directory: Path, args: argparse.Namespace, dense: bool, graph: bool = False) -> KnowledgeBase:
+def open_kb(directory: Path, args: argparse.Namespace, dense: bool, graph: bool = False,
+            require_graph: bool | None = None) -> KnowledgeBase:
+    """Open (or create) the base; ``graph`` builds a knowledge graph into a new one, and a
+    reused base without one is refused when ``require_graph`` (default: ``graph``)."""
     exists = (directory / "kb.sqlite").exists()
     if not dense:
         embedder = None
@@ -108,7 +112,7 @@ def open_kb(directory: Path, args: argparse.Namespace, dense: bool, graph: bool 
                             chunk_size=None if exists else args.chunk_size,
                             chunk_overlap=None if exists else args.chunk_overlap,
                             graph=None if exists else (graph or None))
-    if graph and kb.knowledge_graph is None:
+    if (graph if require_graph is None else require_graph) and kb.knowledge_graph is None:
         kb.close()
         raise RagPluginsError(f"{directory} has no knowledge graph; graph retrieval needs one: build a "
                               "new base with a graph (index --graph into another directory; eval: --rebuild)")
@@ -159,7 +163,8 @@ class IndexedCorpus:
 
 
 @contextmanager
-def dataset_kb(dataset: Any, args: argparse.Namespace, dense: bool, graph: bool = False) -> Iterator[IndexedCorpus]:
+def dataset_kb(dataset: Any, args: argparse.Namespace, dense: bool, graph: bool = False,
+               require_graph: bool | None = None) -> Iterator[IndexedCorpus]:
     """Open ``--index-dir`` (or a temporary base), bring it in line with the dataset's
     corpus (only changes are indexed), and close it afterwards."""
     temp = None
@@ -172,7 +177,7 @@ def dataset_kb(dataset: Any, args: argparse.Namespace, dense: bool, graph: bool 
         directory = Path(temp)
     try:
         try:
-            kb = open_kb(directory, args, dense, graph)
+            kb = open_kb(directory, args, dense, graph, require_graph)
         except RagPluginsError as exc:
             raise RagPluginsError(f"{exc}\nThe index in {directory} does not match this run; "
                                   "pass --rebuild to rebuild it, or choose another --index-dir") from exc

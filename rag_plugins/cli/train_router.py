@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
 
     dataset = load_beir(args.dataset, args.split)
     routes = tuple(r.strip() for r in args.routes.split(",")) if args.routes else None
-    with dataset_kb(dataset, args, dense=True, graph=not args.no_graph) as indexed:
+    # a reused base without a graph still trains a router over the routes it serves
+    with dataset_kb(dataset, args, dense=True, graph=not args.no_graph, require_graph=False) as indexed:
         router = train_router(indexed.kb, dataset, routes, use_embedding=not args.no_embedding_features,
                               tolerance=args.tolerance)
     out = router.save(Path(args.output))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -85,15 +85,14 @@ class QueryFeatures:
         """Surface features of ``query``; ``idf`` maps analysed terms to their IDF in the
         index (absent terms are unknown to it), ``entities`` are the names it links."""
         tokens = _TOKEN.findall(query)
-        words = [t for t in re.findall(r"\w+", query)]
+        words = re.findall(r"\w+", query)
         lower = [w.lower() for w in words]
         quoted = tuple(a or b for a, b in _QUOTED.findall(query))
         sections = tuple(m.group().strip() for m in _SECTION.finditer(query))
         idf = idf or {}
-        values = list(idf.values())
         rare = tuple(t for t, v in idf.items() if v >= rare_idf and not math.isinf(v))
         unknown = tuple(t for t, v in idf.items() if math.isinf(v))
-        finite = [v for v in values if not math.isinf(v)]
+        finite = [v for v in idf.values() if not math.isinf(v)]
         capitalised = sum(1 for i, w in enumerate(words) if i > 0 and w[:1].isupper() and not w.isupper())
         return cls(
             query=query,
@@ -122,10 +121,7 @@ class QueryFeatures:
         ], dtype=np.float64)
 
     def with_embedding(self, embedding: np.ndarray) -> "QueryFeatures":
-        return QueryFeatures(**{**self._fields(), "embedding": np.asarray(embedding, dtype=np.float32)})
-
-    def _fields(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in self.__dataclass_fields__}
+        return replace(self, embedding=np.asarray(embedding, dtype=np.float32))
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -114,11 +114,11 @@ class LearnedRouter:
         """The rule features that raised this route's logit most (relative to the others)."""
         names = QueryFeatures.NAMES
         offset = self.coef.shape[1] - len(names)
-        x = (features.vector() - self.mean[offset:]) / self.scale[offset:]
+        values = features.vector()
+        x = (values - self.mean[offset:]) / self.scale[offset:]
         w = self.coef[route, offset:] - self.coef[:, offset:].mean(axis=0)
         push = w * x
         top = [i for i in np.argsort(-push) if push[i] > 0.05][:limit]
-        values = features.vector()
         return [f"{names[i]}={values[i]:.3g} (+{push[i]:.2f})" for i in top]
 
     # persistence ---------------------------------------------------------------------

@@ -26,6 +26,24 @@ if TYPE_CHECKING:
 logger = logging.getLogger("rag_plugins.routing")
 
 
+def fuse_if_unsure(decision: RouteDecision, fuse_below: float, routes: Sequence[str]) -> RouteDecision:
+    """``decision`` with its top two scored routes (among ``routes``) to be fused, weighted
+    by their scores, when its confidence is below ``fuse_below``; else unchanged.
+
+    >>> d = RouteDecision({"bm25": 1.0}, 0.4, ("close call",), "x", {"bm25": 0.4, "dense": 0.35})
+    >>> fuse_if_unsure(d, 0.5, ("bm25", "dense")).reasons[-1]
+    'confidence 0.40 < 0.50 → fuse bm25 and dense'
+    """
+    if decision.fused or decision.confidence >= fuse_below:
+        return decision
+    ranked = sorted(((r, s) for r, s in decision.scores.items() if r in routes), key=lambda rs: -rs[1])
+    if len(ranked) < 2 or ranked[1][1] <= 0:
+        return decision
+    (a, sa), (b, sb) = ranked[:2]
+    note = f"confidence {decision.confidence:.2f} < {fuse_below:.2f} → fuse {a} and {b}"
+    return dataclasses.replace(decision, routes={a: sa, b: sb}, reasons=(*decision.reasons, note))
+
+
 @dataclass(frozen=True)
 class RoutedResult:
     """The decision, the hits it produced, and where the time went (seconds)."""
@@ -109,17 +127,7 @@ class RoutedRetriever(BaseRetriever):
         check_query(query)
         embed = bool(getattr(self.router, "needs_embedding", False)) and self.kb.embedder is not None
         decision = self.router.decide(self.analyzer.features(query, embed=embed), self.routes)
-        return self._maybe_fuse(decision)
-
-    def _maybe_fuse(self, decision: RouteDecision) -> RouteDecision:
-        if decision.fused or decision.confidence >= self.fuse_below:
-            return decision
-        ranked = sorted(((r, s) for r, s in decision.scores.items() if r in self.routes), key=lambda rs: -rs[1])
-        if len(ranked) < 2 or ranked[1][1] <= 0:
-            return decision
-        (a, sa), (b, sb) = ranked[:2]
-        note = f"confidence {decision.confidence:.2f} < {self.fuse_below:.2f} → fuse {a} and {b}"
-        return dataclasses.replace(decision, routes={a: sa, b: sb}, reasons=(*decision.reasons, note))
+        return fuse_if_unsure(decision, self.fuse_below, self.routes)
 
     def retrieve_routed(self, query: str, k: int = 10, filters: Filters | None = None) -> RoutedResult:
         """Route ``query``, search, and return the decision with the hits and timings."""

@@ -162,16 +162,24 @@ def train_router(kb: "KnowledgeBase", dataset: "BeirDataset", routes: Sequence[s
         raise InvalidInputError("the learned router reads query embeddings, but this knowledge base has no "
                                 "embedder; pass use_embedding=False or index with an embedding model")
     qids, scores = route_scores(kb, dataset, routes, show_progress=show_progress)
+    features = query_features(kb, [dataset.queries[q] for q in qids], use_embedding, rare_idf)
+    return fit_router(features, scores, routes, use_embedding=use_embedding, embedding=embedding_info(kb),
+                      rare_idf=rare_idf, **fit_options)
+
+
+def query_features(kb: "KnowledgeBase", queries: Sequence[str], use_embedding: bool = True,
+                   rare_idf: float = 6.0) -> list[QueryFeatures]:
+    """The learned router's input for ``queries`` (embedded in one batch when asked)."""
     analyzer = QueryAnalyzer(kb, rare_idf=rare_idf)
-    queries = [dataset.queries[q] for q in qids]
     features = [analyzer.features(q) for q in queries]
     if use_embedding:
-        vectors = kb.embed_queries(queries)
-        features = [f.with_embedding(v) for f, v in zip(features, vectors)]
-    embedding = None
-    if kb.embedder is not None:
-        settings = kb.settings["embedding"]
-        embedding = {"model_id": settings["model_id"], "fingerprint": settings["fingerprint"],
-                     "dimension": settings["dimension"]}
-    return fit_router(features, scores, routes, use_embedding=use_embedding, embedding=embedding,
-                      rare_idf=rare_idf, **fit_options)
+        features = [f.with_embedding(v) for f, v in zip(features, kb.embed_queries(list(queries)))]
+    return features
+
+
+def embedding_info(kb: "KnowledgeBase") -> dict[str, Any] | None:
+    """Which model a router trained on ``kb``'s query embeddings expects."""
+    if kb.embedder is None:
+        return None
+    settings = kb.settings["embedding"]
+    return {key: settings[key] for key in ("model_id", "fingerprint", "dimension")}

@@ -47,7 +47,7 @@ def test_train_router_then_evaluate_every_router(tmp_path, dataset_dir, minilm_p
     assert "--router learned needs --router-path" in capsys.readouterr().err
 
 
-def test_query_prints_the_route_and_why(tmp_path, minilm_path, capsys):
+def test_query_prints_the_route_and_why(tmp_path, dataset_dir, minilm_path, capsys):
     docs = tmp_path / "docs.jsonl"
     docs.write_text("\n".join(json.dumps({"id": i, "title": t, "text": x}) for i, t, x in CORPUS))
     assert main(["index", str(docs), "--kb", str(tmp_path / "kb"), "--embedding-model", minilm_path]) == 0
@@ -57,3 +57,11 @@ def test_query_prints_the_route_and_why(tmp_path, minilm_path, capsys):
     assert "route: bm25 1.00 (router rules, confidence 0.90)" in out
     assert 'why: identifier "E4012" → bm25' in out
     assert "e1#0" in out
+
+    # a reused base without a knowledge graph is routed over the routes it has
+    out_file = tmp_path / "m.json"
+    assert main(["eval", str(dataset_dir), "--split", "dev", "--retriever", "routed", "--index-dir",
+                 str(tmp_path / "kb"), "--k", "5", "--run-file", str(tmp_path / "run"), "--output", str(out_file)]) == 0
+    decisions = json.loads(out_file.read_text())["routing"]["decisions"]
+    assert sum(decisions.values()) == 10 and not any("graph" in key for key in decisions)
+    assert json.loads(out_file.read_text())["routing"]["routes"] == ["bm25", "dense", "hybrid"]
