@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -45,6 +44,13 @@ def tuning_ids(data: Path) -> set[str]:
     with open(data / "mixed" / "qrels" / "train.tsv", encoding="utf-8") as fh:
         next(fh)
         return {line.split("\t")[0][3:] for line in fh if line.startswith("hp-")}
+
+
+def split_halves(data: Path, dataset) -> dict:
+    """All of dev, the half used for tuning (mixed train's HotpotQA questions), and the rest."""
+    tuning = tuning_ids(data) & set(dataset.queries)
+    return {"all": dataset, "tuning half": subset(dataset, tuning),
+            "held-out half": subset(dataset, set(dataset.queries) - tuning)}
 
 
 def open_kb(dataset) -> KnowledgeBase:
@@ -143,9 +149,7 @@ def main() -> None:
     args = parser.parse_args()
     data = Path(args.data)
     dataset = load_beir(data / "hotpotqa", "dev")
-    tuning = tuning_ids(data) & set(dataset.queries)
-    halves = {"all": dataset, "tuning half": subset(dataset, tuning),
-              "held-out half": subset(dataset, set(dataset.queries) - tuning)}
+    halves = split_halves(data, dataset)
     kb = open_kb(dataset)
     report: dict = {"dataset": "hotpotqa dev", "queries": {k: len(v.queries) for k, v in halves.items()},
                     "fusion": FUSION, "graph": GRAPH, "graph+hybrid": EXPANDED}

@@ -44,3 +44,14 @@ def test_route_queries_example_routes_explains_and_trains(tmp_path, minilm_path)
     assert "labels (best route per question):" in out.stdout and "(learned, confidence" in out.stdout
     assert (tmp_path / "kb" / "router" / "weights.npy").exists()
     assert "recall_all@5 on the held-out questions: learned" in out.stdout
+
+
+def test_iterative_retrieval_example_streams_the_trace_and_compares(tmp_path, minilm_path):
+    env = {**os.environ, "RAG_PLUGINS_EMBEDDING_MODEL": minilm_path, "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "examples/iterative_retrieval.py", "--kb", str(tmp_path / "kb")]
+    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    assert "search 1: 'What government position" in out.stdout
+    assert "bridge: 'American Shirley Temple" in out.stdout and "search 2: " in out.stdout
+    assert "merged top 5: Kiss and Tell (1945 film)" in out.stdout and "Shirley Temple" in out.stdout.split("merged")[1]
+    assert "recall_all@5 on the 30 demo questions: single-shot hybrid" in out.stdout

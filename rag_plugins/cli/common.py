@@ -16,14 +16,18 @@ from rag_plugins.embeddings.sentence_transformer import DEFAULT_EMBEDDING_MODEL
 from rag_plugins.errors import RagPluginsError
 from rag_plugins.store.knowledge_base import KnowledgeBase
 
-RETRIEVERS = ("bm25", "dense", "hybrid", "graph", "graph+hybrid", "routed")
+RETRIEVERS = ("bm25", "dense", "hybrid", "graph", "graph+hybrid", "routed", "iterative")
+ITERATIVE_BASES = ("bm25", "dense", "hybrid", "graph+hybrid")
 ROUTERS = ("rules", "learned", "llm")
 GRAPH_MODES = ("ppr", "bfs", "paths")
 
 
-def index_needs(kind: str) -> dict[str, bool]:
+def index_needs(kind: str, base: str | None = None) -> dict[str, bool]:
     """Which indexes retriever ``kind`` reads: ``{"dense": ..., "graph": ...}``, and whether
-    a reused base without a graph will do (``require_graph``)."""
+    a reused base without a graph will do (``require_graph``). ``iterative`` reads what its
+    ``base`` reads, plus the embedder (its extractive generator ranks sentences with it)."""
+    if kind == "iterative":
+        return {**index_needs(base or "hybrid"), "dense": True}
     if kind == "routed":  # a new base gets every memory; a router uses what a reused one has
         return {"dense": True, "graph": True, "require_graph": False}
     return {"dense": kind in ("dense", "hybrid", "graph+hybrid"), "graph": kind.startswith("graph")}
@@ -53,6 +57,27 @@ def add_router_args(p: argparse.ArgumentParser) -> None:
                         "LlamaIndex LLM, or a plain prompt -> text callable")
     p.add_argument("--fuse-below", type=float, default=0.5,
                    help="with --retriever routed: below this router confidence, fuse the top two routes")
+
+
+def add_iterative_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--iterations", type=int, default=2,
+                   help="with --retriever iterative: retrieval rounds (ITER-RETGEN with the offline extractive generator)")
+    p.add_argument("--base", choices=ITERATIVE_BASES, default="hybrid",
+                   help="with --retriever iterative: the retriever each round uses")
+    p.add_argument("--keep", type=int, default=2,
+                   help="with --retriever iterative: each earlier round's best hits kept above the last round's")
+
+
+def make_iterative(kb: KnowledgeBase, base: Any, args: argparse.Namespace) -> Any:
+    """ITER-RETGEN over ``base`` with the extractive bridge generator, as a retriever."""
+    from rag_plugins.generation import ExtractiveBridgeGenerator
+    from rag_plugins.iterative import IterativeRetriever, IterRetGen
+
+    if kb.embedder is None:
+        raise RagPluginsError(f"{kb.path} has no embedder; --retriever iterative ranks sentences with it: "
+                              "use a base built with an embedding model")
+    return IterativeRetriever(IterRetGen(base, ExtractiveBridgeGenerator(kb), iterations=args.iterations,
+                                         keep=args.keep))
 
 
 def make_router(args: argparse.Namespace) -> Any:
@@ -121,6 +146,8 @@ def open_kb(directory: Path, args: argparse.Namespace, dense: bool, graph: bool 
 
 def make_retriever(kb: KnowledgeBase, kind: str, fusion: str, graph_mode: str = "ppr",
                    args: argparse.Namespace | None = None) -> Any:
+    if kind == "iterative":
+        return make_iterative(kb, make_retriever(kb, args.base, fusion, graph_mode, args), args)
     if kind == "routed":
         from rag_plugins.routing import RoutedRetriever
 

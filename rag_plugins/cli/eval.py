@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from rag_plugins.cli.common import (
-    RETRIEVERS, add_graph_args, add_router_args, add_index_dir_args, add_model_args, add_rerank_args, dataset_kb, index_needs,
+    RETRIEVERS, add_graph_args, add_iterative_args, add_router_args, add_index_dir_args, add_model_args, add_rerank_args, dataset_kb, index_needs,
     make_pipeline,
 )
 from rag_plugins.retrievers.fusion import FUSION_METHODS
@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fusion", choices=sorted(FUSION_METHODS), default="rrf")
     add_graph_args(p)
     add_router_args(p)
+    add_iterative_args(p)
     add_index_dir_args(p)
     p.add_argument("--k", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=32, help="queries per batch")
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from rag_plugins.eval.runner import EvalResult, evaluate_run, latency_summary, run_queries
 
     dataset = load_beir(args.dataset, args.split)
-    with dataset_kb(dataset, args, **index_needs(args.retriever)) as indexed:
+    with dataset_kb(dataset, args, **index_needs(args.retriever, args.base)) as indexed:
         kb = indexed.kb
         estimator = None
         if args.confidence:
@@ -83,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
     if args.retriever == "routed":
         metrics["routing"] = {**routed.describe(), "router_path": args.router_path,
                               "decisions": dict(sorted(decisions.items(), key=lambda kv: -kv[1]))}
+    if args.retriever == "iterative":
+        metrics["iterative"] = {"iterations": args.iterations, "base": args.base, "keep": args.keep,
+                                "generator": "extractive"}
     if estimator is not None:
         from rag_plugins.eval.calibration import confidence_report, relevant_in_top_k
 

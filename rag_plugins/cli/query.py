@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from rag_plugins.cli.common import RETRIEVERS, add_graph_args, add_router_args, make_retriever
+from rag_plugins.cli.common import RETRIEVERS, add_graph_args, add_iterative_args, add_router_args, make_retriever
 from rag_plugins.errors import RagPluginsError
 from rag_plugins.retrievers.fusion import FUSION_METHODS
 from rag_plugins.store.knowledge_base import KnowledgeBase
@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fusion", choices=sorted(FUSION_METHODS), default="rrf")
     add_graph_args(p)
     add_router_args(p)
+    add_iterative_args(p)
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--filter", help='metadata filter as JSON, e.g. \'{"lang": "en"}\'')
     p.add_argument("--embedding-model", help="must be the model the base was built with")
@@ -68,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{rank:>2}. [{hit.score:.4f}] {hit.chunk.id}" + (f"  «{heading}»" if heading else ""))
         print(f"    {parts}")
         print("    " + " ".join(hit.chunk.text.split())[:240])
+        if "iteration" in hit.evidence:
+            print(f"    found in round {hit.evidence['iteration'] + 1}")
         for path in hit.evidence.get("paths", [])[:2]:
             print(f"    path: {path}")
     return 0

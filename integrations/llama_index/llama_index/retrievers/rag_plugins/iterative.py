@@ -1,0 +1,186 @@
+"""Iterative retrieval for LlamaIndex: LLMs as generators, the pipelines as a query engine
+whose response's source nodes hold every iteration's hits, each step as an
+instrumentation event, and an agent tool."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence
+
+from llama_index.core.base.llms.types import ChatMessage, LogProb
+from llama_index.core.base.response.schema import Response
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.events import BaseEvent
+from llama_index.core.llms import LLM
+from llama_index.core.query_engine import CustomQueryEngine
+from llama_index.core.schema import NodeWithScore
+from llama_index.core.tools import FunctionTool, ToolMetadata
+from pydantic import ConfigDict
+
+from llama_index.retrievers.rag_plugins.base import hit_to_node
+from rag_plugins.generation.base import Generation, GenerationRequest, TokenLogprob
+from rag_plugins.iterative.pipeline import IterativePipeline
+from rag_plugins.iterative.tools import TOOL_DESCRIPTION, TOOL_NAME, format_result
+from rag_plugins.iterative.trace import IterativeResult, Step
+
+dispatcher = get_dispatcher(__name__)
+
+
+class IterationStepEvent(BaseEvent):
+    """Emitted for every step of an :class:`IterativeQueryEngine` run: a retrieval (its
+    query and the chunk ids found) or a generation (its text)."""
+
+    question: str
+    step: Dict[str, Any]
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "IterationStepEvent"
+
+
+def logprobs_from_response(logprobs: Optional[List[List[LogProb]]]) -> tuple[TokenLogprob, ...] | None:
+    """LlamaIndex reports, per generated position, a list of candidate tokens; the chosen
+    token is taken to be the most likely one (exact under greedy decoding)."""
+    if not logprobs:
+        return None
+    out = []
+    for position in logprobs:
+        if not position:
+            return None
+        best = max(position, key=lambda p: p.logprob)
+        out.append(TokenLogprob(best.token, float(best.logprob)))
+    return tuple(out)
+
+
+class LlamaIndexGenerator:
+    """A LlamaIndex LLM as a :class:`~rag_plugins.generation.Generator`: chat models get
+    system + user messages (``chat``/``achat``), completion models one prompt
+    (``complete``/``acomplete``). Token log-probabilities pass through when the LLM
+    reports them (e.g. ``OpenAI(..., logprobs=True)``).
+
+    >>> from llama_index.core.llms import MockLLM
+    >>> from rag_plugins.generation import GenerationRequest
+    >>> LlamaIndexGenerator(MockLLM()).generate(GenerationRequest("Capital of France?")).text.endswith("Answer:")
+    True
+    """
+
+    def __init__(self, llm: LLM, name: str | None = None):
+        if not hasattr(llm, "complete"):
+            raise TypeError(f"expected a LlamaIndex LLM, got {type(llm).__name__}")
+        self.llm = llm
+        self.name = name or str(getattr(llm.metadata, "model_name", None) or type(llm).__name__)
+
+    @property
+    def chat(self) -> bool:
+        return bool(getattr(self.llm.metadata, "is_chat_model", False))
+
+    @staticmethod
+    def _messages(request: GenerationRequest) -> list[ChatMessage]:
+        return [ChatMessage(role=role, content=text) for role, text in request.messages()]
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        if self.chat:
+            response = self.llm.chat(self._messages(request))
+            return Generation(response.message.content or "", logprobs_from_response(response.logprobs))
+        response = self.llm.complete(request.prompt())
+        return Generation(response.text, logprobs_from_response(response.logprobs))
+
+    async def agenerate(self, request: GenerationRequest) -> Generation:
+        if self.chat:
+            response = await self.llm.achat(self._messages(request))
+            return Generation(response.message.content or "", logprobs_from_response(response.logprobs))
+        response = await self.llm.acomplete(request.prompt())
+        return Generation(response.text, logprobs_from_response(response.logprobs))
+
+
+def result_to_response(result: IterativeResult) -> Response:
+    """Source nodes: the hits of every retrieval step, in order, each tagged with its
+    ``iteration`` (step index) and ``iteration_query``; an abstention's notice instead when
+    it abstained. Metadata: the queries, the trace, the path and why it stopped."""
+    nodes: list[NodeWithScore] = []
+    for index, (step, hits) in enumerate(result.hits_by_step()):
+        query = result.steps[step].query
+        nodes.extend(hit_to_node(h, {"iteration": index, "iteration_query": query}) for h in hits)
+    metadata = {"queries": result.queries, "stop_reason": result.stop_reason, "path": result.path,
+                "abstained": result.abstained, "confidence": result.confidence,
+                "merged_chunk_ids": [h.chunk.id for h in result.hits],
+                "steps": [s.to_dict() for s in result.steps]}
+    return Response(response=result.answer, source_nodes=nodes, metadata=metadata)
+
+
+class IterativeQueryEngine(CustomQueryEngine):
+    """An iterative pipeline (:class:`~rag_plugins.iterative.IterRetGen`,
+    :class:`~rag_plugins.iterative.FlareRetrieval`, :class:`~rag_plugins.iterative.AdaptiveRetrieval`)
+    as a LlamaIndex query engine. ``query``/``aquery`` return a ``Response`` whose
+    ``source_nodes`` hold the hits of every iteration (:func:`result_to_response`); each
+    step is dispatched as an :class:`IterationStepEvent`.
+
+    >>> engine = IterativeQueryEngine(pipeline=IterRetGen(kb.hybrid_retriever(),  # doctest: +SKIP
+    ...                                                   LlamaIndexGenerator(llm), iterations=2))
+    >>> response = engine.query("Which office did the star of Kiss and Tell hold?")  # doctest: +SKIP
+    >>> {n.metadata["iteration"] for n in response.source_nodes}  # doctest: +SKIP
+    {0, 1}
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    pipeline: Any
+
+    def custom_query(self, query_str: str) -> Response:
+        result = None
+        for event in self.pipeline.stream(query_str):
+            result = self._observe(query_str, event)
+        return result_to_response(result)
+
+    async def acustom_query(self, query_str: str) -> Response:
+        result = None
+        async for event in self.pipeline.astream(query_str):
+            result = self._observe(query_str, event)
+        return result_to_response(result)
+
+    @staticmethod
+    def _observe(question: str, event: Any) -> Any:
+        if isinstance(event, Step):
+            dispatcher.event(IterationStepEvent(question=question, step=event.to_dict()))
+        return event
+
+
+def iterative_tool(pipeline: IterativePipeline, name: str = TOOL_NAME, description: str = TOOL_DESCRIPTION,
+                   max_passages: int = 8) -> FunctionTool:
+    """The pipeline as a ``FunctionTool``: the model reads
+    :func:`~rag_plugins.iterative.tools.format_result`; ``raw_output`` is the ``Response``."""
+
+    def research(question: str) -> Response:
+        """Research a multi-hop question."""
+        return IterativeQueryEngine(pipeline=pipeline).query(question)
+
+    async def aresearch(question: str) -> Response:
+        """Research a multi-hop question."""
+        return await IterativeQueryEngine(pipeline=pipeline).aquery(question)
+
+    def as_text(response: Response) -> str:
+        return format_result(_result_of(response), max_passages)
+
+    async def as_text_async(response: Response) -> str:
+        return as_text(response)
+
+    return FunctionTool.from_defaults(fn=research, async_fn=aresearch,
+                                      tool_metadata=ToolMetadata(name=name, description=description),
+                                      callback=as_text, async_callback=as_text_async)
+
+
+def _result_of(response: Response) -> IterativeResult:
+    """Enough of the result for the tool's text: answer, queries, merged hits, abstention."""
+    from llama_index.retrievers.rag_plugins.base import nodes_to_hits
+
+    meta = response.metadata or {}
+    by_id = {}
+    for hit in nodes_to_hits(response.source_nodes):
+        by_id.setdefault(hit.chunk.id, hit)
+    hits = tuple(by_id[c] for c in meta.get("merged_chunk_ids", []) if c in by_id)
+    steps = tuple(Step(i, "retrieval", "iteration", 0.0, q) for i, q in enumerate(meta.get("queries", [])))
+    return IterativeResult("", str(response.response or ""), hits, steps, meta.get("stop_reason", ""),
+                           meta.get("path", "retrieved"), message=str(response.response or "")
+                           if meta.get("abstained") else None)
+
+
+__all__: Sequence[str] = ["IterationStepEvent", "IterativeQueryEngine", "LlamaIndexGenerator", "iterative_tool",
+                          "logprobs_from_response", "result_to_response"]
