@@ -40,12 +40,12 @@ class ExtractiveBridgeGenerator(BaseGenerator):
     """Select, from the top ``top_hits`` hits, the ``sentences`` sentences that best bridge
     to the question: sentences naming an entity or a title not yet in the question or in
     the loop's earlier outputs, ranked by the embedder's cosine similarity to the question.
-    With ``use_titles``, a sentence naming nothing new still counts when its passage's
-    title is new (the title is then its bridge).
+    With ``use_titles`` (default), a sentence naming nothing new still counts when its
+    passage's title is new (the title is then its bridge).
 
-    The output is the new names those sentences carry (``output="entities"``, the default:
-    the best of the two on half of HotpotQA dev, see ``benchmarks/hotpotqa_iterative.py``)
-    or the sentences themselves (``output="sentences"``). Fed back as the next query, it
+    The output is the new names those sentences carry (``output="entities"``) or the
+    sentences themselves (``output="sentences"``). The defaults (names, three sentences,
+    titles on) were the best on half of HotpotQA dev (``benchmarks/hotpotqa_iterative.py``). Fed back as the next query, it
     is what a model's partial answer is in ITER-RETGEN: the bridge to the next hop.
     ``metadata["sentences"]`` holds the chosen sentences with their sources.
 
@@ -66,8 +66,8 @@ class ExtractiveBridgeGenerator(BaseGenerator):
     'Shirley Temple'
     """
 
-    def __init__(self, embed: Any, top_hits: int = 5, sentences: int = 2, output: str = "entities",
-                 use_titles: bool = False, min_chars: int = 10, cache_size: int = 20_000, name: str = "extractive"):
+    def __init__(self, embed: Any, top_hits: int = 5, sentences: int = 3, output: str = "entities",
+                 use_titles: bool = True, min_chars: int = 10, cache_size: int = 20_000, name: str = "extractive"):
         if output not in OUTPUTS:
             raise InvalidInputError(f"output must be one of {OUTPUTS}, got {output!r}")
         for label, value in (("top_hits", top_hits), ("sentences", sentences)):

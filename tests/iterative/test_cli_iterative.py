@@ -19,16 +19,16 @@ def test_eval_iterative_finds_the_second_hop_single_shot_misses(tmp_path, minilm
                      "--run-file", str(tmp_path / "run"), "--output", str(out), *args]) == 0
         return json.loads(out.read_text())
 
-    iterative = evaluate("--retriever", "iterative", "--base", "bm25", "--iterations", "2", "--keep", "1")
+    iterative = evaluate("--retriever", "iterative", "--base", "bm25", "--iterations", "3", "--keep", "1")
     single = evaluate("--retriever", "bm25")
     assert single["recall_all@3"] == 0.0 and iterative["recall_all@3"] == 1.0
-    assert iterative["iterative"] == {"iterations": 2, "base": "bm25", "keep": 1, "generator": "extractive"}
+    assert iterative["iterative"] == {"iterations": 3, "base": "bm25", "keep": 1, "generator": "extractive"}
 
     capsys.readouterr()
-    assert main(["query", str(kb_dir), QUESTION, "--retriever", "iterative", "--base", "bm25", "--keep", "1",
+    assert main(["query", str(kb_dir), QUESTION, "--retriever", "iterative", "--base", "bm25", "--keep", "1", "--iterations", "3",
                  "--k", "3"]) == 0
     out = capsys.readouterr().out
-    assert "kiss#0" in out and "temple#0" in out and "found in round 2" in out
+    assert "kiss#0" in out and "temple#0" in out and "found in round 3" in out
 
     assert main(["eval", str(root), "--retriever", "iterative", "--iterations", "0", "--index-dir", str(kb_dir),
                  "--run-file", str(tmp_path / "r"), "--output", str(tmp_path / "o")]) == 2

@@ -91,8 +91,8 @@ def test_extractive_generator_uses_titles_only_when_asked():
     vectors = lambda texts: np.ones((len(texts), 3), dtype=np.float32)  # noqa: E731
     plain = Hit(Chunk("g#0", "g", "the country has a long coastline.", 0, {"title": "Ghana"}), 1.0)
     request = GenerationRequest("Which coastline is long?", hits=(plain,))
-    assert ExtractiveBridgeGenerator(vectors).generate(request).text == ""
-    assert ExtractiveBridgeGenerator(vectors, use_titles=True).generate(request).text == "Ghana"
+    assert ExtractiveBridgeGenerator(vectors, use_titles=False).generate(request).text == ""
+    assert ExtractiveBridgeGenerator(vectors).generate(request).text == "Ghana"
 
 
 def test_extractive_generator_rejects_bad_settings_and_bad_vectors():

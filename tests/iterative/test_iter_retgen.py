@@ -100,12 +100,12 @@ def test_sync_async_stream_and_batch_agree(multihop_kb):
 
 
 def test_iterative_retriever_with_the_extractive_generator(multihop_kb, embedder):
-    retriever = IterativeRetriever(IterRetGen(multihop_kb.bm25_retriever(), ExtractiveBridgeGenerator(embedder),
-                                              iterations=2, k=3))
+    retriever = IterativeRetriever(IterRetGen(multihop_kb.bm25_retriever(), ExtractiveBridgeGenerator(embedder, sentences=1),
+                                              iterations=2, k=3, keep=1))
     hits = retriever.retrieve(QUESTION, k=3)
     by_doc = {h.document_id: h for h in hits}
-    assert hits[0].document_id == "kiss" and "temple" in by_doc
-    assert by_doc["kiss"].evidence["iteration"] == 0 and by_doc["temple"].evidence["iteration"] == 1
+    assert {"kiss", "temple"} <= set(by_doc)
+    assert by_doc["temple"].evidence["iteration"] >= 1  # the bridge query found it, not the question
     assert [[h.chunk.id for h in r] for r in retriever.batch_retrieve([QUESTION], k=3)] == [[h.chunk.id for h in hits]]
 
 
