@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from rag_plugins._validation import check_k
@@ -170,8 +170,7 @@ class FlareRetrieval(IterativePipeline):
             if mode == "auto":
                 mode = "logprobs" if generation.has_logprobs else "instruct"
                 if mode == "instruct":  # ask again, now telling the model how to request a search
-                    request = GenerationRequest(question, fitted.hits, fitted.text, "instruct",
-                                                " ".join(sentences), tuple(sentences))
+                    request = replace(request, task="instruct")
                     generation, more = yield from timed_generation(request)
                     seconds += more
             lookahead = first_sentence(generation)
@@ -197,8 +196,7 @@ class FlareRetrieval(IterativePipeline):
                 retrieved.extend(hits)
                 passages = unique_hits([*hits, *passages])
                 fitted = self.context.fit(passages)
-                request = GenerationRequest(question, fitted.hits, fitted.text, request.task, " ".join(sentences),
-                                            tuple(sentences))
+                request = replace(request, hits=fitted.hits, context=fitted.text)
                 generation, seconds = yield from timed_generation(request)
                 lookahead = first_sentence(generation)
                 steps.append(Step(len(steps), "generation", "regenerate", seconds, None, fitted.hits, generation,

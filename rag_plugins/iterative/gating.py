@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from typing import Callable
 
 from rag_plugins.confidence.abstention import AbstentionPolicy
@@ -107,19 +108,9 @@ def _renumbered(loop: Loop, offset: int, on_step: Callable[[Step], None] | None)
             item = loop.send(value)
         except StopIteration as stop:
             result = stop.value
-            steps = tuple(_shift(s, offset) for s in result.steps)
-            return IterativeResult(result.question, result.answer, result.hits, steps, result.stop_reason,
-                                   result.path, result.confidence, result.message, result.candidates, result.seconds)
+            return replace(result, steps=tuple(replace(s, index=s.index + offset) for s in result.steps))
         if isinstance(item, Step):
-            item = _shift(item, offset)
+            item = replace(item, index=item.index + offset)
             if on_step is not None:
                 on_step(item)
-            value = yield item
-        else:
-            value = yield item
-
-
-def _shift(step: Step, offset: int) -> Step:
-    from dataclasses import replace
-
-    return replace(step, index=step.index + offset)
+        value = yield item

@@ -3,7 +3,10 @@ iterative`` measures."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rag_plugins.iterative.pipeline import IterativePipeline
+from rag_plugins.iterative.trace import IterativeResult
 from rag_plugins.protocols import Filters
 from rag_plugins.retrievers.base import BaseRetriever
 from rag_plugins.types import Hit
@@ -36,9 +39,7 @@ class IterativeRetriever(BaseRetriever):
         return [_annotated(r, k) for r in results]
 
 
-def _annotated(result, k: int) -> list[Hit]:
-    from dataclasses import replace
-
+def _annotated(result: IterativeResult, k: int) -> list[Hit]:
     best: dict[str, tuple[int, int]] = {}  # chunk id -> (rank, iteration)
     for iteration, (_, hits) in enumerate(result.hits_by_step()):
         for rank, hit in enumerate(hits):

@@ -3,8 +3,11 @@ the text it returns (the answer draft, the searches made, the passages as marked
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from rag_plugins.iterative.trace import IterativeResult
 from rag_plugins.routing.tools import format_hits
+from rag_plugins.types import Hit
 
 TOOL_NAME = "multi_hop_search"
 TOOL_DESCRIPTION = (
@@ -23,12 +26,19 @@ def format_result(result: IterativeResult, max_passages: int = 8) -> str:
     ...                                     message="Insufficient evidence: nothing found.")))
     Insufficient evidence: nothing found.
     """
-    if result.abstained:
-        return result.message or "Insufficient evidence."
+    return format_research(result.answer, result.queries, result.hits[:max_passages],
+                           result.message if result.abstained else None)
+
+
+def format_research(answer: str, queries: Sequence[str], hits: Sequence[Hit], abstention: str | None = None) -> str:
+    """The tool text from its parts (what a framework response still holds): the
+    abstention notice alone, or the draft answer, the searches and the passages."""
+    if abstention is not None:
+        return abstention or "Insufficient evidence."
     lines = []
-    if result.answer.strip():
-        lines.append(f"Draft answer (verify against the passages): {result.answer.strip()}")
-    if result.queries:
-        lines.append("Searches made: " + " | ".join(result.queries))
-    lines.append(format_hits(result.hits[:max_passages]))
+    if answer.strip():
+        lines.append(f"Draft answer (verify against the passages): {answer.strip()}")
+    if queries:
+        lines.append("Searches made: " + " | ".join(queries))
+    lines.append(format_hits(hits))
     return "\n\n".join(lines)

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from rag_plugins.errors import InvalidInputError
-from rag_plugins.routing import RouteDecision, RoutedRetriever, RuleRouter, available_routes
+from rag_plugins.routing import RouteDecision, RoutedRetriever, available_routes
 
 
 class FixedRouter:

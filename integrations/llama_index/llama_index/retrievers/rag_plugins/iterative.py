@@ -16,10 +16,10 @@ from llama_index.core.schema import NodeWithScore
 from llama_index.core.tools import FunctionTool, ToolMetadata
 from pydantic import ConfigDict
 
-from llama_index.retrievers.rag_plugins.base import hit_to_node
+from llama_index.retrievers.rag_plugins.base import hit_to_node, nodes_to_hits
 from rag_plugins.generation.base import Generation, GenerationRequest, TokenLogprob
 from rag_plugins.iterative.pipeline import IterativePipeline
-from rag_plugins.iterative.tools import TOOL_DESCRIPTION, TOOL_NAME, format_result
+from rag_plugins.iterative.tools import TOOL_DESCRIPTION, TOOL_NAME, format_research
 from rag_plugins.iterative.trace import IterativeResult, Step
 
 dispatcher = get_dispatcher(__name__)
@@ -157,7 +157,11 @@ def iterative_tool(pipeline: IterativePipeline, name: str = TOOL_NAME, descripti
         return await IterativeQueryEngine(pipeline=pipeline).aquery(question)
 
     def as_text(response: Response) -> str:
-        return format_result(_result_of(response), max_passages)
+        meta = response.metadata or {}
+        by_id = {h.chunk.id: h for h in reversed(nodes_to_hits(response.source_nodes))}
+        hits = [by_id[c] for c in meta.get("merged_chunk_ids", [])[:max_passages] if c in by_id]
+        answer = str(response.response or "")
+        return format_research(answer, meta.get("queries", []), hits, answer if meta.get("abstained") else None)
 
     async def as_text_async(response: Response) -> str:
         return as_text(response)
@@ -165,21 +169,6 @@ def iterative_tool(pipeline: IterativePipeline, name: str = TOOL_NAME, descripti
     return FunctionTool.from_defaults(fn=research, async_fn=aresearch,
                                       tool_metadata=ToolMetadata(name=name, description=description),
                                       callback=as_text, async_callback=as_text_async)
-
-
-def _result_of(response: Response) -> IterativeResult:
-    """Enough of the result for the tool's text: answer, queries, merged hits, abstention."""
-    from llama_index.retrievers.rag_plugins.base import nodes_to_hits
-
-    meta = response.metadata or {}
-    by_id = {}
-    for hit in nodes_to_hits(response.source_nodes):
-        by_id.setdefault(hit.chunk.id, hit)
-    hits = tuple(by_id[c] for c in meta.get("merged_chunk_ids", []) if c in by_id)
-    steps = tuple(Step(i, "retrieval", "iteration", 0.0, q) for i, q in enumerate(meta.get("queries", [])))
-    return IterativeResult("", str(response.response or ""), hits, steps, meta.get("stop_reason", ""),
-                           meta.get("path", "retrieved"), message=str(response.response or "")
-                           if meta.get("abstained") else None)
 
 
 __all__: Sequence[str] = ["IterationStepEvent", "IterativeQueryEngine", "LlamaIndexGenerator", "iterative_tool",
