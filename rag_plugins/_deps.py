@@ -13,6 +13,8 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "sentence_transformers": ("sentence-transformers", "dense"),
     "torch": ("torch", "dense"),
     "bm25s": ("bm25s", "dev"),
+    "mcp": ("mcp", "mcp"),
+    "pydantic": ("pydantic", "mcp"),
 }
 
 

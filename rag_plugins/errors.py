@@ -82,3 +82,7 @@ class CalibrationError(RagPluginsError, ValueError):
 class ExtractionError(InvalidInputError):
     """A knowledge-graph extractor's answer is unusable (e.g. a language model's output is
     not a list of (subject, relation, object) triples)."""
+
+
+class ToolCallError(InvalidInputError):
+    """An agent's tool call names no known tool or has arguments the tool's schema refuses."""

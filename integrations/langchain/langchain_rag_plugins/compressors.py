@@ -9,7 +9,8 @@ from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict
 
-from langchain_rag_plugins.convert import documents_to_hits, hit_to_document, result_to_documents
+from langchain_rag_plugins.convert import documents_to_hits, search_documents
+from rag_plugins.tracing import traced_rerank
 
 
 class RagPluginsReranker(BaseDocumentCompressor):
@@ -52,12 +53,12 @@ class RagPluginsReranker(BaseDocumentCompressor):
     def compress_documents(
         self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
     ) -> Sequence[Document]:
-        hits = self.reranker.rerank(query, documents_to_hits(documents), top_n=self.top_n)
-        if self.confidence is None:
-            return [hit_to_document(h) for h in hits]
-        from rag_plugins.confidence import AbstentionPolicy
+        policy = None
+        if self.confidence is not None:
+            from rag_plugins.confidence import AbstentionPolicy
 
-        return result_to_documents(AbstentionPolicy(self.confidence, self.abstain_below).decide(query, hits))
+            policy = AbstentionPolicy(self.confidence, self.abstain_below)
+        return search_documents(traced_rerank(query, documents_to_hits(documents), self.reranker, self.top_n, policy))
 
     async def acompress_documents(
         self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None

@@ -23,16 +23,16 @@ def documents_to_hits(documents: Sequence[Document]) -> list[Hit]:
     ]
 
 
-def insufficient_evidence_document(result: Any) -> Document:
+def insufficient_evidence_document(message: str | None, metadata: dict[str, Any]) -> Document:
     """The explicit notice returned instead of context when a pipeline abstains."""
-    return Document(page_content=result.message, id="rag-plugins:insufficient-evidence",
-                    metadata={"abstained": True, **result.confidence.to_dict()})
+    return Document(page_content=message or "Insufficient evidence.", id="rag-plugins:insufficient-evidence",
+                    metadata={"abstained": True, **metadata})
 
 
-def result_to_documents(result: Any) -> list[Document]:
-    """A ``RetrievalResult`` as documents: the notice when it abstained, else the hits
-    with ``confidence``, ``status`` and ``abstained`` in their metadata."""
-    if result.abstained:
-        return [insufficient_evidence_document(result)]
-    extra = {"confidence": result.confidence.value, "status": result.confidence.status, "abstained": False}
-    return [hit_to_document(h, extra) for h in result.hits]
+def search_documents(search: Any) -> list[Document]:
+    """A :class:`~rag_plugins.tracing.TracedSearch` as documents: the notice when it
+    abstained, else the hits with the search's timings (and confidence) in metadata."""
+    if search.abstained:
+        return [insufficient_evidence_document(search.message, {**search.confidence, "timings": dict(search.timings)})]
+    extra = search.hit_metadata()
+    return [hit_to_document(h, extra) for h in search.hits]

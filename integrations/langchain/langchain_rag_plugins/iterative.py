@@ -12,15 +12,20 @@ from langchain_core.retrievers import BaseRetriever as LangChainBaseRetriever
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import ensure_config
 from langchain_core.tools import StructuredTool
-from pydantic import BaseModel, Field
 
 from langchain_rag_plugins.convert import documents_to_hits, hit_to_document
-from rag_plugins.generation.base import Generation, GenerationRequest, TokenLogprob, as_generation
+from langchain_rag_plugins.tools import langchain_tool
+from rag_plugins.generation.base import (
+    Generation,
+    GenerationRequest,
+    TokenLogprob,
+    as_generation,
+)
 from rag_plugins.iterative.pipeline import IterativePipeline
-from rag_plugins.iterative.tools import TOOL_DESCRIPTION, TOOL_NAME, format_result
 from rag_plugins.iterative.trace import IterativeResult, Step
 from rag_plugins.protocols import Filters
 from rag_plugins.retrievers.base import BaseRetriever
+from rag_plugins.tools import TOOL_DESCRIPTION, TOOL_NAME, ResearchTool
 from rag_plugins.types import Hit
 
 STEP_EVENT = "rag_plugins_step"
@@ -241,29 +246,15 @@ class IterativeRetrievalRunnable(Runnable[Any, dict]):
             yield event
 
 
-class MultiHopQuery(BaseModel):
-    question: str = Field(description="the full question to research")
-
-
 def iterative_tool(pipeline: IterativePipeline, name: str = TOOL_NAME, description: str = TOOL_DESCRIPTION,
                    max_passages: int = 8) -> StructuredTool:
-    """The pipeline as a ``StructuredTool`` an agent can call (``content_and_artifact``: the
-    text of :func:`~rag_plugins.iterative.tools.format_result` for the model, the
-    Documents of every iteration as the artifact).
+    """The pipeline as a ``StructuredTool`` an agent can call with the question
+    (``content_and_artifact``: the draft answer, the searches and the passages as marked
+    data for the model; the Documents as the artifact).
 
     >>> tool = iterative_tool(IterRetGen(kb.hybrid_retriever(), ExtractiveBridgeGenerator(kb)))  # doctest: +SKIP
     """
-
-    def research(question: str) -> tuple[str, list[Document]]:
-        result = pipeline.run(question)
-        return format_result(result, max_passages), [hit_to_document(h) for h in result.hits]
-
-    async def aresearch(question: str) -> tuple[str, list[Document]]:
-        result = await pipeline.arun(question)
-        return format_result(result, max_passages), [hit_to_document(h) for h in result.hits]
-
-    return StructuredTool.from_function(func=research, coroutine=aresearch, name=name, description=description,
-                                        args_schema=MultiHopQuery, response_format="content_and_artifact")
+    return langchain_tool(ResearchTool(pipeline, name, description, k=max_passages))
 
 
 __all__ = ["STEP_EVENT", "IterativeRetrievalRunnable", "LangChainGenerator", "LangChainRetrieverAdapter",

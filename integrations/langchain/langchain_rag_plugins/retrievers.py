@@ -4,25 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
-from langchain_rag_plugins.convert import hit_to_document, result_to_documents
+from langchain_rag_plugins.convert import search_documents
+from rag_plugins.tracing import TracedSearch, atraced_search, traced_search
 
 ROUTE_EVENT = "rag_plugins_route"
 """The custom callback event (``on_custom_event``) that carries a ``RoutedRetriever``'s decision."""
 
 
-def _route_event(query: str, result: Any) -> dict[str, Any]:
-    return {"query": query, **result.decision.to_dict(), "timings": dict(result.timings)}
+def _route_event(search: TracedSearch) -> dict[str, Any]:
+    return {"query": search.query, **search.route, "timings": dict(search.timings)}
 
 
 class RagPluginsRetriever(BaseRetriever):
     """Any rag-plugins retriever (BM25, dense, hybrid, reranked, ...) as a LangChain retriever.
 
     ``k`` and ``filters`` can be overridden per call: ``retriever.invoke(q, k=2)``.
-    The async path awaits the core's ``aretrieve``, which searches in a worker thread.
+    The async path runs the whole search in a worker thread, so the event loop keeps
+    serving while it runs.
+
+    Every document's metadata holds what callbacks need to see (``on_retriever_end``
+    receives these documents): each source's ``scores`` and ``ranks`` (and the
+    reranker's, after one), the search's ``timings`` in seconds, the route decision in
+    ``evidence["route"]``, and ``confidence``/``status`` when the retriever judges them.
 
     Given a ``RoutedRetriever``, the route decision (routes, confidence, reasons) is in
     each document's ``metadata["evidence"]["route"]`` and is sent to callbacks as the
@@ -55,26 +65,16 @@ class RagPluginsRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
         k: int | None = None, filters: dict[str, Any] | None = None,
     ) -> list[Document]:
-        k, filters = k or self.k, filters or self.filters
-        if hasattr(self.retriever, "retrieve_with_confidence"):
-            return result_to_documents(self.retriever.retrieve_with_confidence(query, k=k, filters=filters))
-        if hasattr(self.retriever, "retrieve_routed"):
-            result = self.retriever.retrieve_routed(query, k=k, filters=filters)
-            run_manager.get_child().on_custom_event(ROUTE_EVENT, _route_event(query, result), run_id=run_manager.run_id)
-            return [hit_to_document(h) for h in result.hits]
-        return [hit_to_document(h) for h in self.retriever.retrieve(query, k=k, filters=filters)]
+        search = traced_search(self.retriever, query, k or self.k, filters or self.filters)
+        if search.route is not None and hasattr(self.retriever, "retrieve_routed"):
+            run_manager.get_child().on_custom_event(ROUTE_EVENT, _route_event(search), run_id=run_manager.run_id)
+        return search_documents(search)
 
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun,
         k: int | None = None, filters: dict[str, Any] | None = None,
     ) -> list[Document]:
-        k, filters = k or self.k, filters or self.filters
-        if hasattr(self.retriever, "aretrieve_with_confidence"):
-            return result_to_documents(await self.retriever.aretrieve_with_confidence(query, k=k, filters=filters))
-        if hasattr(self.retriever, "aretrieve_routed"):
-            result = await self.retriever.aretrieve_routed(query, k=k, filters=filters)
-            await run_manager.get_child().on_custom_event(ROUTE_EVENT, _route_event(query, result),
-                                                          run_id=run_manager.run_id)
-            return [hit_to_document(h) for h in result.hits]
-        return [hit_to_document(h) for h in await self.retriever.aretrieve(query, k=k, filters=filters)]
-
+        search = await atraced_search(self.retriever, query, k or self.k, filters or self.filters)
+        if search.route is not None and hasattr(self.retriever, "retrieve_routed"):
+            await run_manager.get_child().on_custom_event(ROUTE_EVENT, _route_event(search), run_id=run_manager.run_id)
+        return search_documents(search)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import StructuredTool
-from pydantic import BaseModel, Field
 
-from langchain_rag_plugins.convert import hit_to_document
+from langchain_rag_plugins.tools import langchain_tool
 from rag_plugins.routing.llm import ROUTER_PROMPT, LLMRouter
-from rag_plugins.routing.tools import format_hits, route_tool_specs
+from rag_plugins.tools import SearchTool, route_description, route_tool_name
+
 
 class ChatModelRouter(LLMRouter):
     """An :class:`~rag_plugins.routing.LLMRouter` asking a LangChain chat model.
@@ -41,35 +40,16 @@ class ChatModelRouter(LLMRouter):
                          model=getattr(chat_model, "model_name", None) or type(chat_model).__name__, **options)
 
 
-class RouteQuery(BaseModel):
-    query: str = Field(description="what to search for, as a standalone search query")
-    k: int = Field(default=4, ge=1, le=50, description="how many passages to return")
-
-
-def route_tools(routed: Any, k: int = 4, routes: Sequence[str] | None = None) -> list[StructuredTool]:
+def route_tools(routed: Any, k: int = 4, routes: Sequence[str] | None = None, **options: Any) -> list[StructuredTool]:
     """One ``StructuredTool`` per route of a ``RoutedRetriever`` (``search_bm25``,
-    ``search_dense``, ...), so a tool-calling agent picks the memory itself.
+    ``search_dense``, ...), so a tool-calling agent picks the memory itself. ``options``
+    go to each :class:`~rag_plugins.tools.SearchTool` (``reranker``, ``policy``, ``max_k``).
 
-    Each returns ``content_and_artifact``: the passages as text marked as retrieved data
-    with their source ids (what the model reads), and the Documents (the artifact).
+    Each returns ``content_and_artifact``: the passages as untrusted data with their
+    source ids (what the model reads), and the Documents (the artifact).
 
     >>> tools = route_tools(RoutedRetriever(kb))               # doctest: +SKIP
     >>> agent = create_agent(model, tools)                    # doctest: +SKIP
     """
-    tools = []
-    for spec in route_tool_specs(routes or routed.routes):
-        retriever = routed.retriever_for(spec.route)
-
-        def search(query: str, k: int = k, _retriever: Any = retriever) -> tuple[str, list[Document]]:
-            hits = _retriever.retrieve(query, k=k)
-            return format_hits(hits), [hit_to_document(h) for h in hits]
-
-        async def asearch(query: str, k: int = k, _retriever: Any = retriever) -> tuple[str, list[Document]]:
-            hits = await _retriever.aretrieve(query, k=k)
-            return format_hits(hits), [hit_to_document(h) for h in hits]
-
-        tools.append(StructuredTool.from_function(
-            func=search, coroutine=asearch, name=spec.name, description=spec.description,
-            args_schema=RouteQuery, response_format="content_and_artifact",
-        ))
-    return tools
+    return [langchain_tool(SearchTool(route_tool_name(r), routed.retriever_for(r), route_description(r), k=k, **options))
+            for r in (routes or routed.routes)]

@@ -9,13 +9,20 @@ from typing import Any
 
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.language_models.fake_chat_models import FakeListChatModel, FakeMessagesListChatModel
+from langchain_core.language_models.fake_chat_models import (
+    FakeListChatModel,
+    FakeMessagesListChatModel,
+)
 from langchain_core.messages import AIMessage, ToolCall
-
 from langchain_rag_plugins import (
-    STEP_EVENT, IterativeRetrievalRunnable, LangChainGenerator, LangChainRetrieverAdapter, RagPluginsRetriever,
+    STEP_EVENT,
+    IterativeRetrievalRunnable,
+    LangChainGenerator,
+    LangChainRetrieverAdapter,
+    RagPluginsRetriever,
     iterative_tool,
 )
+
 from rag_plugins.confidence import AbstentionPolicy
 from rag_plugins.generation import GenerationRequest
 from rag_plugins.iterative import AdaptiveRetrieval, FlareRetrieval, IterRetGen
@@ -117,11 +124,12 @@ def test_agent_tool_and_any_langchain_retriever(multihop_kb):
     pipeline = IterRetGen(base, LangChainGenerator(FakeListChatModel(responses=[BRIDGE, "Chief of Protocol"])),
                           iterations=2, k=3)
     tool = iterative_tool(pipeline)
-    assert tool.name == "multi_hop_search" and "question" in tool.args
-    call = ToolCall(name=tool.name, args={"question": QUESTION}, id="call-1", type="tool_call")
+    assert tool.name == "multi_hop_search" and set(tool.args) == {"query", "k"}
+    call = ToolCall(name=tool.name, args={"query": QUESTION}, id="call-1", type="tool_call")
     reply = tool.invoke(call)
     assert "Searches made: " + QUESTION in reply.content and f"{QUESTION} {BRIDGE}" in reply.content
-    assert "<retrieved>" in reply.content and "Draft answer (verify against the passages): Chief of Protocol" in reply.content
+    assert "<passage " in reply.content
+    assert "Draft answer (derived from the passages; verify against them): Chief of Protocol" in reply.content
     assert {d.metadata["document_id"] for d in reply.artifact} >= {"kiss", "temple"}
     areply = asyncio.run(tool.ainvoke(call))
-    assert areply.content.count("<retrieved>") == reply.content.count("<retrieved>")
+    assert areply.content.count("<passage ") == reply.content.count("<passage ") > 0

@@ -9,9 +9,15 @@ from typing import Any
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import ToolCall
+from langchain_rag_plugins import (
+    ROUTE_EVENT,
+    ChatModelRouter,
+    RagPluginsRetriever,
+    route_tools,
+)
 
-from langchain_rag_plugins import ROUTE_EVENT, ChatModelRouter, RagPluginsRetriever, route_tools
 from rag_plugins.routing import QueryFeatures, RoutedRetriever
+from rag_plugins.tools import read_passages
 
 
 class Recorder(BaseCallbackHandler):
@@ -35,7 +41,7 @@ def test_the_route_decision_reaches_callbacks_and_document_metadata(adapter_kb):
     assert data["query"] == "what does BM25 stand for"
     assert data["routes"] == {"bm25": 1.0} and data["router"] == "rules"
     assert data["reasons"] == ['identifier "BM25" → bm25']
-    assert set(data["timings"]) == {"routing", "retrieval"}
+    assert set(data["timings"]) == {"routing", "retrieval", "total"}
     assert docs[0].metadata["evidence"]["route"]["routes"] == {"bm25": 1.0}
     assert recorder.ended[0][0].metadata["evidence"]["route"]["reasons"] == data["reasons"]
 
@@ -62,10 +68,11 @@ def test_one_tool_per_route_returns_text_for_the_model_and_documents_as_artifact
     tools = route_tools(RoutedRetriever(adapter_kb), k=2)
     assert [t.name for t in tools] == ["search_bm25", "search_dense", "search_hybrid"]
     assert "exact identifiers" in tools[0].description and "paraphrased" in tools[1].description
-    assert set(tools[0].args) == {"query", "k"}
+    assert set(tools[0].args) == {"query", "k", "filters"}
     message = tools[0].invoke(ToolCall(name="search_bm25", args={"query": "BM25 frequency", "k": 1}, id="c1",
                                        type="tool_call"))
-    assert message.content.startswith("[1] source: bm25#0\n<retrieved>\nBM25 ranks documents")
+    assert read_passages(message.content)[0]["source"] == "bm25#0"
+    assert read_passages(message.content)[0]["text"].startswith("BM25 ranks documents")
     assert [d.id for d in message.artifact] == ["bm25#0"]
     dense = asyncio.run(tools[1].ainvoke(ToolCall(name="search_dense", args={"query": "loaf of bread"}, id="c2",
                                                   type="tool_call")))

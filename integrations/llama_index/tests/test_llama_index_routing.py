@@ -11,11 +11,15 @@ from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.llms import CompletionResponse, CustomLLM, LLMMetadata
 from llama_index.core.llms.callbacks import llm_completion_callback
 from llama_index.core.llms.mock import MockLLM
-
 from llama_index.retrievers.rag_plugins import (
-    LLMRouterForLlamaIndex, RagPluginsRetriever, RouteDecisionEvent, route_tools,
+    LLMRouterForLlamaIndex,
+    RagPluginsRetriever,
+    RouteDecisionEvent,
+    route_tools,
 )
+
 from rag_plugins.routing import QueryFeatures, RoutedRetriever
+from rag_plugins.tools import read_passages
 
 ROUTES = ("bm25", "dense", "hybrid")
 
@@ -62,7 +66,7 @@ def test_the_route_decision_is_an_instrumentation_event_and_node_metadata(adapte
     first, second = collector.events
     assert first.query == "what does BM25 stand for"
     assert first.decision["routes"] == {"bm25": 1.0} and first.decision["reasons"] == ['identifier "BM25" → bm25']
-    assert set(first.timings) == {"routing", "retrieval"} and second.query == "sourdough starter"
+    assert set(first.timings) == {"routing", "retrieval", "total"} and second.query == "sourdough starter"
     assert nodes[0].node.metadata["evidence"]["route"] == first.decision
     assert "evidence" in nodes[0].node.excluded_llm_metadata_keys
 
@@ -85,7 +89,8 @@ def test_one_function_tool_per_route(adapter_kb):
     assert [t.metadata.name for t in tools] == ["search_bm25", "search_dense", "search_hybrid"]
     assert "exact identifiers" in tools[0].metadata.description
     output = tools[1].call(query="loaf of bread")
-    assert output.content.startswith("[1] source: bread#0\n<retrieved>\nSourdough bread")
+    assert read_passages(output.content)[0]["source"] == "bread#0"
+    assert read_passages(output.content)[0]["text"].startswith("Sourdough bread")
     assert output.raw_output[0].node.metadata["provenance"] == ["dense"]
     aoutput = asyncio.run(tools[0].acall(query="BM25"))
-    assert aoutput.content.startswith("[1] source: bm25#0")
+    assert read_passages(aoutput.content)[0]["source"] == "bm25#0"

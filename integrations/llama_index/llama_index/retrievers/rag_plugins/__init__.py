@@ -1,9 +1,31 @@
-from llama_index.retrievers.rag_plugins.base import RagPluginsRetriever, hit_to_node, nodes_to_hits, result_to_nodes
+from llama_index.retrievers.rag_plugins.base import (
+    RagPluginsRetriever,
+    SearchTraceEvent,
+    hit_to_node,
+    nodes_to_hits,
+    search_to_nodes,
+)
 from llama_index.retrievers.rag_plugins.graph import LLMTripleExtractorForLlamaIndex
 from llama_index.retrievers.rag_plugins.iterative import (
-    IterationStepEvent, IterativeQueryEngine, LlamaIndexGenerator, iterative_tool,
+    IterationStepEvent,
+    IterativeQueryEngine,
+    LlamaIndexGenerator,
+    iterative_tool,
 )
-from llama_index.retrievers.rag_plugins.routing import LLMRouterForLlamaIndex, RouteDecisionEvent, route_tools
+from llama_index.retrievers.rag_plugins.routing import (
+    LLMRouterForLlamaIndex,
+    RouteDecisionEvent,
+    route_tools,
+)
+from llama_index.retrievers.rag_plugins.tools import (
+    RagPluginsRetrieverTool,
+    as_llama_index_tools,
+    llama_index_tool,
+    query_engine_tool,
+    retriever_tool,
+)
 
-__all__ = ["IterationStepEvent", "IterativeQueryEngine", "LLMRouterForLlamaIndex", "LlamaIndexGenerator", "LLMTripleExtractorForLlamaIndex", "RagPluginsRetriever", "RouteDecisionEvent",
-           "hit_to_node", "iterative_tool", "nodes_to_hits", "result_to_nodes", "route_tools"]
+__all__ = ["IterationStepEvent", "IterativeQueryEngine", "LLMRouterForLlamaIndex", "LLMTripleExtractorForLlamaIndex",
+           "LlamaIndexGenerator", "RagPluginsRetriever", "RagPluginsRetrieverTool", "RouteDecisionEvent",
+           "SearchTraceEvent", "as_llama_index_tools", "hit_to_node", "iterative_tool", "llama_index_tool",
+           "nodes_to_hits", "query_engine_tool", "retriever_tool", "route_tools", "search_to_nodes"]

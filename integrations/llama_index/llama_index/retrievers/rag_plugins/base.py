@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Dict, Sequence
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 
+from rag_plugins.tracing import atraced_search, traced_search
 from rag_plugins.types import Hit
+
+dispatcher = get_dispatcher(__name__)
 
 # Kept in metadata for the caller, but out of what the LLM and the embedder read.
 _SCORE_KEYS = ["score", "scores", "ranks", "provenance", "evidence", "chunk_id", "position", "char_start", "char_end"]
@@ -43,25 +48,54 @@ def nodes_to_hits(nodes: Sequence[NodeWithScore]) -> list[Hit]:
     return hits
 
 
-def result_to_nodes(result: Any) -> list[NodeWithScore]:
-    """A ``RetrievalResult`` as nodes: one explicit insufficient-evidence node when it
-    abstained, else the hits with ``confidence``, ``status`` and ``abstained`` in metadata."""
-    if result.abstained:
-        notice = TextNode(id_="rag-plugins:insufficient-evidence", text=result.message,
-                          metadata={"abstained": True, "confidence": result.confidence.value,
-                                    "status": result.confidence.status},
-                          excluded_llm_metadata_keys=["abstained", "confidence", "status"],
-                          excluded_embed_metadata_keys=["abstained", "confidence", "status"])
-        return [NodeWithScore(node=notice, score=result.confidence.value)]
-    extra = {"confidence": result.confidence.value, "status": result.confidence.status, "abstained": False}
-    return [hit_to_node(h, extra) for h in result.hits]
+def insufficient_evidence_node(message: str | None, metadata: dict[str, Any], score: float | None) -> NodeWithScore:
+    """The explicit notice returned instead of context when a pipeline abstains."""
+    notice = TextNode(id_="rag-plugins:insufficient-evidence", text=message or "Insufficient evidence.",
+                      metadata={"abstained": True, **metadata},
+                      excluded_llm_metadata_keys=["abstained", *metadata],
+                      excluded_embed_metadata_keys=["abstained", *metadata])
+    return NodeWithScore(node=notice, score=score)
+
+
+def search_to_nodes(search: Any) -> list[NodeWithScore]:
+    """A :class:`~rag_plugins.tracing.TracedSearch` as nodes: one explicit
+    insufficient-evidence node when it abstained, else the hits with the search's timings
+    (and ``confidence``, ``status``, ``abstained``) in metadata."""
+    if search.abstained:
+        confidence = dict(search.confidence or {})
+        return [insufficient_evidence_node(search.message, {"confidence": confidence.get("confidence"),
+                                                            "status": confidence.get("status"),
+                                                            "timings": dict(search.timings)},
+                                           confidence.get("confidence"))]
+    extra = search.hit_metadata()
+    return [hit_to_node(h, extra) for h in search.hits]
+
+
+class SearchTraceEvent(BaseEvent):
+    """Sent to the instrumentation dispatcher for every search and rerank through a
+    rag-plugins component: the whole record (route decision, each hit's per-source and
+    rerank scores, confidence, timings in seconds)."""
+
+    query: str
+    record: Dict[str, Any]
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "SearchTraceEvent"
+
+
+def emit_search(search: Any) -> None:
+    dispatcher.event(SearchTraceEvent(query=search.query, record=search.to_dict()))
 
 
 class RagPluginsRetriever(BaseRetriever):
     """Any rag-plugins retriever (BM25, dense, hybrid, ...) as a LlamaIndex retriever.
 
-    Use it alone or in a ``RetrieverQueryEngine``. ``_aretrieve`` awaits the core's
-    ``aretrieve``, which searches in a worker thread. Given an ``AbstainingRetriever``,
+    Use it alone or in a ``RetrieverQueryEngine``. ``aretrieve`` runs the whole search in
+    a worker thread, so the event loop keeps serving. Each search sends a
+    ``SearchTraceEvent`` (route, scores, confidence, timings) to the instrumentation
+    dispatcher, and each node's metadata keeps its scores and the search's ``timings``
+    (out of what the LLM reads). Given an ``AbstainingRetriever``,
     nodes carry ``confidence``/``status``, and weak evidence yields one explicit
     insufficient-evidence node (``metadata["abstained"] is True``) instead of context.
     Given a ``RoutedRetriever``, each node's ``metadata["evidence"]["route"]`` holds the
@@ -93,25 +127,17 @@ class RagPluginsRetriever(BaseRetriever):
         super().__init__(callback_manager=callback_manager, verbose=verbose)
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        query, k, filters = query_bundle.query_str, self.similarity_top_k, self.filters
-        if hasattr(self._retriever, "retrieve_with_confidence"):
-            return result_to_nodes(self._retriever.retrieve_with_confidence(query, k=k, filters=filters))
-        if hasattr(self._retriever, "retrieve_routed"):
-            from llama_index.retrievers.rag_plugins.routing import emit_route_decision
-
-            result = self._retriever.retrieve_routed(query, k=k, filters=filters)
-            emit_route_decision(query, result)
-            return [hit_to_node(h) for h in result.hits]
-        return [hit_to_node(h) for h in self._retriever.retrieve(query, k=k, filters=filters)]
+        return self._nodes(traced_search(self._retriever, query_bundle.query_str, self.similarity_top_k,
+                                         self.filters))
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        query, k, filters = query_bundle.query_str, self.similarity_top_k, self.filters
-        if hasattr(self._retriever, "aretrieve_with_confidence"):
-            return result_to_nodes(await self._retriever.aretrieve_with_confidence(query, k=k, filters=filters))
-        if hasattr(self._retriever, "aretrieve_routed"):
+        return self._nodes(await atraced_search(self._retriever, query_bundle.query_str, self.similarity_top_k,
+                                                self.filters))
+
+    def _nodes(self, search: Any) -> list[NodeWithScore]:
+        emit_search(search)
+        if search.route is not None and hasattr(self._retriever, "retrieve_routed"):
             from llama_index.retrievers.rag_plugins.routing import emit_route_decision
 
-            result = await self._retriever.aretrieve_routed(query, k=k, filters=filters)
-            emit_route_decision(query, result)
-            return [hit_to_node(h) for h in result.hits]
-        return [hit_to_node(h) for h in await self._retriever.aretrieve(query, k=k, filters=filters)]
+            emit_route_decision(search)
+        return search_to_nodes(search)

@@ -13,14 +13,15 @@ from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.llms import LLM
 from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.schema import NodeWithScore
-from llama_index.core.tools import FunctionTool, ToolMetadata
+from llama_index.core.tools import FunctionTool
+from llama_index.retrievers.rag_plugins.base import hit_to_node, nodes_to_hits
+from llama_index.retrievers.rag_plugins.tools import llama_index_tool
 from pydantic import ConfigDict
 
-from llama_index.retrievers.rag_plugins.base import hit_to_node, nodes_to_hits
 from rag_plugins.generation.base import Generation, GenerationRequest, TokenLogprob
 from rag_plugins.iterative.pipeline import IterativePipeline
-from rag_plugins.iterative.tools import TOOL_DESCRIPTION, TOOL_NAME, format_research
 from rag_plugins.iterative.trace import IterativeResult, Step
+from rag_plugins.tools import TOOL_DESCRIPTION, TOOL_NAME, ResearchTool
 
 dispatcher = get_dispatcher(__name__)
 
@@ -145,30 +146,11 @@ class IterativeQueryEngine(CustomQueryEngine):
 
 def iterative_tool(pipeline: IterativePipeline, name: str = TOOL_NAME, description: str = TOOL_DESCRIPTION,
                    max_passages: int = 8) -> FunctionTool:
-    """The pipeline as a ``FunctionTool``: the model reads
-    :func:`~rag_plugins.iterative.tools.format_result`; ``raw_output`` is the ``Response``."""
-
-    def research(question: str) -> Response:
-        """Research a multi-hop question."""
-        return IterativeQueryEngine(pipeline=pipeline).query(question)
-
-    async def aresearch(question: str) -> Response:
-        """Research a multi-hop question."""
-        return await IterativeQueryEngine(pipeline=pipeline).aquery(question)
-
-    def as_text(response: Response) -> str:
-        meta = response.metadata or {}
-        by_id = {h.chunk.id: h for h in reversed(nodes_to_hits(response.source_nodes))}
-        hits = [by_id[c] for c in meta.get("merged_chunk_ids", [])[:max_passages] if c in by_id]
-        answer = str(response.response or "")
-        return format_research(answer, meta.get("queries", []), hits, answer if meta.get("abstained") else None)
-
-    async def as_text_async(response: Response) -> str:
-        return as_text(response)
-
-    return FunctionTool.from_defaults(fn=research, async_fn=aresearch,
-                                      tool_metadata=ToolMetadata(name=name, description=description),
-                                      callback=as_text, async_callback=as_text_async)
+    """The pipeline as a ``FunctionTool`` taking the question: the model reads the draft
+    answer, the searches and the passages (as untrusted data); ``raw_output`` holds the
+    merged nodes. For a ``QueryEngineTool`` instead, wrap ``IterativeQueryEngine(pipeline)``
+    with :func:`~llama_index.retrievers.rag_plugins.tools.query_engine_tool`."""
+    return llama_index_tool(ResearchTool(pipeline, name, description, k=max_passages))
 
 
 __all__: Sequence[str] = ["IterationStepEvent", "IterativeQueryEngine", "LlamaIndexGenerator", "iterative_tool",

@@ -9,12 +9,11 @@ from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.llms import LLM
 from llama_index.core.prompts import PromptTemplate
-from llama_index.core.schema import NodeWithScore
-from llama_index.core.tools import FunctionTool, ToolMetadata
+from llama_index.core.tools import FunctionTool
+from llama_index.retrievers.rag_plugins.tools import llama_index_tool
 
-from llama_index.retrievers.rag_plugins.base import hit_to_node, nodes_to_hits
 from rag_plugins.routing.llm import ROUTER_PROMPT, LLMRouter
-from rag_plugins.routing.tools import format_hits, route_tool_specs
+from rag_plugins.tools import SearchTool, route_description, route_tool_name
 
 dispatcher = get_dispatcher(__name__)
 
@@ -62,38 +61,17 @@ class LLMRouterForLlamaIndex(LLMRouter):
         super().__init__(predict, timeout=timeout, prompt=prompt, model=str(name), **options)
 
 
-def route_tools(routed: Any, k: int = 4, routes: Sequence[str] | None = None) -> list[FunctionTool]:
+def route_tools(routed: Any, k: int = 4, routes: Sequence[str] | None = None, **options: Any) -> list[FunctionTool]:
     """One ``FunctionTool`` per route of a ``RoutedRetriever`` (``search_bm25``, ...), so an
-    agent picks the memory itself. The model reads the passages as text marked as
-    retrieved data with source ids; ``raw_output`` holds the nodes.
+    agent picks the memory itself. The model reads the passages as untrusted data with
+    source ids; ``raw_output`` holds the nodes. ``options`` go to each
+    :class:`~rag_plugins.tools.SearchTool` (``reranker``, ``policy``, ``max_k``).
     """
-    tools = []
-    for spec in route_tool_specs(routes or routed.routes):
-        retriever = routed.retriever_for(spec.route)
-
-        def search(query: str, k: int = k, _retriever: Any = retriever) -> list[NodeWithScore]:
-            """Search with this route."""
-            return [hit_to_node(h) for h in _retriever.retrieve(query, k=k)]
-
-        async def asearch(query: str, k: int = k, _retriever: Any = retriever) -> list[NodeWithScore]:
-            """Search with this route."""
-            return [hit_to_node(h) for h in await _retriever.aretrieve(query, k=k)]
-
-        tools.append(FunctionTool.from_defaults(
-            fn=search, async_fn=asearch, tool_metadata=ToolMetadata(name=spec.name, description=spec.description),
-            callback=_as_text, async_callback=_as_text_async,
-        ))
-    return tools
+    return [llama_index_tool(SearchTool(route_tool_name(r), routed.retriever_for(r), route_description(r), k=k,
+                                        **options))
+            for r in (routes or routed.routes)]
 
 
-def _as_text(nodes: list[NodeWithScore]) -> str:
-    return format_hits(nodes_to_hits(nodes))
-
-
-async def _as_text_async(nodes: list[NodeWithScore]) -> str:
-    return _as_text(nodes)
-
-
-def emit_route_decision(query: str, result: Any) -> None:
-    dispatcher.event(RouteDecisionEvent(query=query, decision=result.decision.to_dict(),
-                                        timings=dict(result.timings)))
+def emit_route_decision(search: Any) -> None:
+    dispatcher.event(RouteDecisionEvent(query=search.query, decision=dict(search.route),
+                                        timings=dict(search.timings)))

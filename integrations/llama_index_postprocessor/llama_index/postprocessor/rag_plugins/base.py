@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle
+from llama_index.retrievers.rag_plugins.base import (
+    emit_search,
+    nodes_to_hits,
+    search_to_nodes,
+)
 
-from llama_index.retrievers.rag_plugins import hit_to_node, nodes_to_hits, result_to_nodes
+from rag_plugins.tracing import traced_rerank
 
 
 class RagPluginsRerank(BaseNodePostprocessor):
@@ -18,7 +24,9 @@ class RagPluginsRerank(BaseNodePostprocessor):
     source's score and rank. With ``confidence`` (a fitted ``ConfidenceEstimator``),
     nodes carry ``confidence``/``status`` and weak evidence yields one explicit
     insufficient-evidence node instead of context. The async path
-    (``apostprocess_nodes``) runs the model in a worker thread.
+    (``apostprocess_nodes``) runs the model in a worker thread. Each call sends a
+    ``SearchTraceEvent`` (rerank scores, confidence, timings) to the instrumentation
+    dispatcher.
 
     Example:
         .. code-block:: python
@@ -50,10 +58,17 @@ class RagPluginsRerank(BaseNodePostprocessor):
     ) -> list[NodeWithScore]:
         if query_bundle is None:
             raise ValueError("RagPluginsRerank needs the query: pass query_bundle or query_str")
-        hits = self._reranker.rerank(query_bundle.query_str, nodes_to_hits(nodes), top_n=self.top_n)
-        if self._confidence is None:
-            return [hit_to_node(h) for h in hits]
-        from rag_plugins.confidence import AbstentionPolicy
+        policy = None
+        if self._confidence is not None:
+            from rag_plugins.confidence import AbstentionPolicy
 
-        policy = AbstentionPolicy(self._confidence, self.abstain_below)
-        return result_to_nodes(policy.decide(query_bundle.query_str, hits))
+            policy = AbstentionPolicy(self._confidence, self.abstain_below)
+        search = traced_rerank(query_bundle.query_str, nodes_to_hits(nodes), self._reranker, self.top_n, policy,
+                               name=self.class_name())
+        emit_search(search)
+        return search_to_nodes(search)
+
+    async def _apostprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        return await asyncio.to_thread(self._postprocess_nodes, nodes, query_bundle)

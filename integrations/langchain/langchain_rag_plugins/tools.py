@@ -1,0 +1,66 @@
+"""rag-plugins tools as LangChain ``StructuredTool``s: typed arguments, and
+``content_and_artifact`` output (the passages as marked data for the model, the
+Documents as the artifact)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from langchain_core.documents import Document
+from langchain_core.tools import StructuredTool, ToolException
+
+from langchain_rag_plugins.convert import hit_to_document
+from rag_plugins.errors import RagPluginsError
+from rag_plugins.tools import ResearchTool, SearchTool, Toolkit, ToolResult
+from rag_plugins.tools.schema_model import args_model
+
+
+def langchain_tool(tool: SearchTool | ResearchTool) -> StructuredTool:
+    """One rag-plugins tool as a ``StructuredTool``.
+
+    A refused call (a k out of range, an unknown route or filter field) becomes a
+    ``ToolException`` whose message goes back to the model, so the agent can correct it.
+    """
+
+    def artifact(result: ToolResult) -> tuple[str, list[Document]]:
+        extra = {key: result.data[key] for key in ("route", "timings", "confidence") if result.data.get(key)}
+        return result.content, [hit_to_document(h, {"tool": tool.name, **extra}) for h in result.hits]
+
+    def run(**arguments: Any) -> tuple[str, list[Document]]:
+        try:
+            return artifact(tool.run(_present(arguments)))
+        except RagPluginsError as exc:
+            raise ToolException(str(exc)) from exc
+
+    async def arun(**arguments: Any) -> tuple[str, list[Document]]:
+        try:
+            return artifact(await tool.arun(_present(arguments)))
+        except RagPluginsError as exc:
+            raise ToolException(str(exc)) from exc
+
+    return StructuredTool.from_function(
+        func=run, coroutine=arun, name=tool.name, description=tool.spec.description,
+        args_schema=args_model(tool.spec), response_format="content_and_artifact",
+        handle_tool_error=True, handle_validation_error=True,
+    )
+
+
+def as_langchain_tools(toolkit: Toolkit | Sequence[SearchTool | ResearchTool]) -> list[StructuredTool]:
+    """Every tool of a :class:`~rag_plugins.tools.Toolkit` as a ``StructuredTool``.
+
+    Example:
+        .. code-block:: python
+
+            from langchain.agents import create_agent
+            from rag_plugins.tools import Toolkit
+            from langchain_rag_plugins import as_langchain_tools
+
+            tools = as_langchain_tools(Toolkit.from_knowledge_base(kb))  # search, search_bm25, ...
+            agent = create_agent(model, tools)
+    """
+    return [langchain_tool(tool) for tool in toolkit]
+
+
+def _present(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Drop unset optional arguments (pydantic fills them with None)."""
+    return {key: value for key, value in arguments.items() if value is not None}

@@ -1,0 +1,62 @@
+"""``rag-plugins serve-mcp KB_DIR``: a knowledge base's search tools over MCP (stdio)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from rag_plugins.cli.common import add_router_args, make_router
+from rag_plugins.errors import RagPluginsError
+from rag_plugins.store.knowledge_base import KnowledgeBase
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve-mcp", help="serve a knowledge base's search tools to MCP agents over stdio")
+    p.add_argument("kb", help="a knowledge-base directory (rag-plugins index, or eval --index-dir)")
+    p.add_argument("--embedding-model", help="load the base's embedding model from here (e.g. a local copy)")
+    add_router_args(p)
+    p.add_argument("--rerank", metavar="MODEL_OR_PATH", help="rerank every search with this cross-encoder")
+    p.add_argument("--rerank-depth", type=int, default=50, help="candidates reranked per search (default 50)")
+    p.add_argument("--confidence", metavar="FILE", help="a fitted confidence estimator (rag-plugins calibrate): "
+                                                         "weak evidence answers 'insufficient evidence'")
+    p.add_argument("--abstain-below", type=float, help="abstain below this confidence (default: the estimator's)")
+    p.add_argument("--k", type=int, default=4, help="passages per search unless the model asks (default 4)")
+    p.add_argument("--max-k", type=int, default=20, help="the most passages a model may ask for (default 20)")
+    p.add_argument("--no-route-tools", action="store_true", help="offer only 'search' (routed), not search_<route>")
+    p.add_argument("--no-multi-hop", action="store_true", help="do not offer multi_hop_search")
+    p.add_argument("--name", default="rag-plugins", help="the server name clients show")
+    p.add_argument("--log-level", default="WARNING", help="stderr log level; INFO logs every search as a record")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rag_plugins.mcp_server import serve_stdio
+    from rag_plugins.tools import Toolkit
+
+    logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    directory = Path(args.kb)
+    if not (directory / "kb.sqlite").exists():
+        raise RagPluginsError(f"{directory} is not a knowledge base; create one with: "
+                              f"rag-plugins index PATH --kb {directory}")
+    with KnowledgeBase.open(directory, embedder=args.embedding_model) as kb:
+        reranker = estimator = None
+        if args.rerank:
+            from rag_plugins.rerank import CrossEncoderReranker
+
+            reranker = CrossEncoderReranker(args.rerank)
+            reranker.warm_up()
+        if args.confidence:
+            from rag_plugins.confidence import ConfidenceEstimator
+
+            estimator = ConfidenceEstimator.load(args.confidence)
+        toolkit = Toolkit.from_knowledge_base(
+            kb, router=make_router(args), route_tools=not args.no_route_tools, reranker=reranker,
+            depth=args.rerank_depth, estimator=estimator, abstain_below=args.abstain_below,
+            iterative=False if args.no_multi_hop else "auto", k=args.k, max_k=args.max_k)
+        logging.getLogger("rag_plugins.mcp").info("serving %s: tools %s", directory, toolkit.names)
+        asyncio.run(serve_stdio(toolkit, name=args.name))
+    return 0

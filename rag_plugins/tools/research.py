@@ -1,0 +1,93 @@
+"""An iterative pipeline as an agent tool: multi-hop research in one call, answered with
+the draft answer, the searches made and the passages (as untrusted data)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from rag_plugins._validation import check_k
+from rag_plugins.iterative.pipeline import IterativePipeline
+from rag_plugins.iterative.trace import IterativeResult
+from rag_plugins.tools.passages import escape, format_passages
+from rag_plugins.tools.result import ToolResult
+from rag_plugins.tools.spec import ToolSpec, check_arguments
+from rag_plugins.types import Hit
+
+TOOL_NAME = "multi_hop_search"
+TOOL_DESCRIPTION = (
+    "Research a question that needs several facts chained together (who/what is X, then what about it): "
+    "searches the knowledge base repeatedly, each search informed by what the previous one found. "
+    "Input: the full question. Returns a draft answer, the searches made, and the passages found, each "
+    "with its source id; cite sources by id. If evidence is insufficient it says so: then do not guess."
+)
+
+
+def research_parameters(k: int, max_k: int) -> dict[str, Any]:
+    return {"type": "object", "required": ["query"], "additionalProperties": False, "properties": {
+        "query": {"type": "string", "minLength": 1, "description": "The full question to research."},
+        "k": {"type": "integer", "minimum": 1, "maximum": max_k, "default": k,
+              "description": f"How many passages to return (1 to {max_k})."},
+    }}
+
+
+class ResearchTool:
+    """An :class:`~rag_plugins.iterative.IterativePipeline` (ITER-RETGEN, FLARE, adaptive
+    gating) as a tool taking the question.
+
+    >>> tool = ResearchTool(IterRetGen(kb.hybrid_retriever(), ExtractiveBridgeGenerator(kb)))  # doctest: +SKIP
+    >>> print(tool.run({"query": "Which position did the star of Kiss and Tell hold?"}).content)  # doctest: +SKIP
+    """
+
+    def __init__(self, pipeline: IterativePipeline, name: str = TOOL_NAME, description: str = TOOL_DESCRIPTION,
+                 *, k: int = 6, max_k: int = 20):
+        check_k(k)
+        self.pipeline = pipeline
+        self.spec = ToolSpec(name, description, research_parameters(k, max(check_k(max_k, "max_k"), k)))
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def run(self, arguments: Any) -> ToolResult:
+        args = check_arguments(self.spec, arguments)
+        return research_result(self.name, self.pipeline.run(args["query"]), args["k"])
+
+    async def arun(self, arguments: Any) -> ToolResult:
+        """The pipeline's own ``arun``: retrieval and generation are awaited, off the loop."""
+        args = check_arguments(self.spec, arguments)
+        return research_result(self.name, await self.pipeline.arun(args["query"]), args["k"])
+
+
+def research_result(tool: str, result: IterativeResult, k: int) -> ToolResult:
+    hits = list(result.hits[:k])
+    data = {key: value for key, value in result.to_dict().items() if key not in ("hits", "steps")}
+    data["passages"] = [{"index": i, "source": h.chunk.id, "document_id": h.document_id, "score": h.score,
+                         "text": h.chunk.text} for i, h in enumerate(hits, start=1)]
+    return ToolResult(tool, format_result(result, k), hits, data)
+
+
+def format_result(result: IterativeResult, max_passages: int = 8) -> str:
+    """What the tool tells the model.
+
+    >>> from rag_plugins.iterative import IterativeResult
+    >>> print(format_result(IterativeResult("q?", "", (), (), "insufficient_evidence", "abstained",
+    ...                                     message="Insufficient evidence: nothing found.")))
+    Insufficient evidence: nothing found.
+    """
+    return format_research(result.answer, result.queries, result.hits[:max_passages],
+                           result.message if result.abstained else None)
+
+
+def format_research(answer: str, queries: Sequence[str], hits: Sequence[Hit], abstention: str | None = None) -> str:
+    """The tool text from its parts (what a framework response still holds): the
+    abstention notice alone, or the draft answer and the searches (both derived from
+    retrieved text, so escaped like it) and the passages."""
+    if abstention is not None:
+        return abstention or "Insufficient evidence."
+    lines = []
+    if answer.strip():
+        lines.append(f"Draft answer (derived from the passages; verify against them): {escape(answer.strip())}")
+    if queries:
+        lines.append("Searches made: " + " | ".join(escape(q) for q in queries))
+    lines.append(format_passages(hits))
+    return "\n\n".join(lines)

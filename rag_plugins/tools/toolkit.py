@@ -1,0 +1,197 @@
+"""A set of tools for one knowledge base, and the dispatcher that runs a model's tool call
+in whatever shape its framework wrote it."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+
+from rag_plugins.errors import InvalidInputError, RagPluginsError, ToolCallError
+from rag_plugins.routing.decision import ROUTE_DESCRIPTIONS
+from rag_plugins.tools.research import ResearchTool
+from rag_plugins.tools.result import ToolResult
+from rag_plugins.tools.search import SearchTool
+from rag_plugins.tools.spec import ToolSpec
+
+if TYPE_CHECKING:
+    from rag_plugins.store.knowledge_base import KnowledgeBase
+
+Tool = SearchTool | ResearchTool
+
+ROUTED_DESCRIPTION = (
+    "Search the knowledge base. By default a router picks keyword (BM25), semantic (dense), hybrid or "
+    "knowledge-graph retrieval for the query and says why; set route to force one. Returns the best "
+    "passages, each with its source id; cite sources by id."
+)
+
+
+def route_tool_name(route: str) -> str:
+    """``search_bm25``, ``search_graph_hybrid``, ...
+
+    >>> route_tool_name("graph+hybrid")
+    'search_graph_hybrid'
+    """
+    return f"search_{route.replace('+', '_')}"
+
+
+def route_description(route: str) -> str:
+    return (f"Search the knowledge base with the '{route}' route. {ROUTE_DESCRIPTIONS.get(route, '')} "
+            "Input: the search query. Returns the best passages, each with its source id.")
+
+
+class Toolkit:
+    """Named tools with JSON-schema specs, and one dispatcher for tool calls.
+
+    :meth:`from_knowledge_base` builds the standard set: ``search`` (routed: the router
+    picks the retrieval and says why, or the model names a ``route``), one
+    ``search_<route>`` per route the base serves, and ``multi_hop_search`` (iterative
+    retrieval) when the base has an embedder. A ``reranker`` and a confidence
+    ``estimator`` apply to every search tool.
+
+    :meth:`openai_tools` gives the specs in OpenAI's function-tool form; :meth:`dispatch`
+    runs a call in OpenAI, Anthropic or plain ``{"name", "arguments"}`` form and returns
+    the tool message; :meth:`call` returns the :class:`ToolResult`.
+
+    >>> import tempfile
+    >>> from rag_plugins import Document, KnowledgeBase
+    >>> kb = KnowledgeBase.open(tempfile.mkdtemp())
+    >>> _ = kb.upsert([Document("a", "Error E1234 means the disk is full."), Document("b", "Pears.")])
+    >>> _ = kb.commit()
+    >>> tools = Toolkit.from_knowledge_base(kb)
+    >>> tools.names
+    ['search', 'search_bm25']
+    >>> reply = tools.dispatch({"id": "call_1", "type": "function",
+    ...                         "function": {"name": "search", "arguments": '{"query": "E1234", "k": 1}'}})
+    >>> reply["tool_call_id"], reply["content"].splitlines()[0]
+    ('call_1', 'Route: bm25 (identifier &quot;E1234&quot; → bm25)')
+    """
+
+    def __init__(self, tools: Sequence[Tool]):
+        self._tools: dict[str, Tool] = {}
+        for tool in tools:
+            if tool.name in self._tools:
+                raise InvalidInputError(f"two tools are named {tool.name!r}; tool names must be unique")
+            self._tools[tool.name] = tool
+        if not self._tools:
+            raise InvalidInputError("a toolkit needs at least one tool")
+
+    @classmethod
+    def from_knowledge_base(cls, kb: "KnowledgeBase", *, router: Any = None, routes: Sequence[str] | None = None,
+                            route_tools: bool = True, reranker: Any = None, depth: int = 50, estimator: Any = None,
+                            abstain_below: float | None = None, iterative: Any = "auto", k: int = 4,
+                            max_k: int = 20) -> "Toolkit":
+        """The standard tools over ``kb``; ``iterative`` is ``"auto"`` (ITER-RETGEN with the
+        offline extractive generator when the base has an embedder), False, or your own
+        ``IterativePipeline``."""
+        from rag_plugins.routing import RoutedRetriever
+
+        routed = RoutedRetriever(kb, router, routes)
+        policy = None
+        if estimator is not None:
+            from rag_plugins.confidence import AbstentionPolicy
+
+            policy = AbstentionPolicy(estimator, abstain_below)
+        options = dict(k=k, max_k=max_k, reranker=reranker, depth=depth, policy=policy)
+        tools: list[Tool] = [SearchTool("search", routed, ROUTED_DESCRIPTION, **options)]
+        if route_tools:
+            tools += [SearchTool(route_tool_name(r), routed.retriever_for(r), route_description(r), **options)
+                      for r in routed.routes]
+        pipeline = _iterative_pipeline(kb, routed, iterative)
+        if pipeline is not None:
+            tools.append(ResearchTool(pipeline, k=max(k, 6), max_k=max_k))
+        return cls(tools)
+
+    # the collection ----------------------------------------------------------------------
+    @property
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def __getitem__(self, name: str) -> Tool:
+        try:
+            return self._tools[name]
+        except KeyError:
+            raise ToolCallError(f"unknown tool {name!r}; the tools are {self.names}") from None
+
+    def __iter__(self) -> Iterator[Tool]:
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def specs(self) -> list[ToolSpec]:
+        return [tool.spec for tool in self]
+
+    def openai_tools(self) -> list[dict[str, Any]]:
+        """Every tool in OpenAI's ``tools=[...]`` form."""
+        return [spec.openai() for spec in self.specs()]
+
+    # running calls -----------------------------------------------------------------------
+    def call(self, name: str, arguments: Any = None) -> ToolResult:
+        """Run tool ``name``; bad input raises :class:`ToolCallError` (or the retriever's own
+        typed error, e.g. an unknown filter field)."""
+        return self[name].run(arguments)
+
+    async def acall(self, name: str, arguments: Any = None) -> ToolResult:
+        return await self[name].arun(arguments)
+
+    def dispatch(self, tool_call: Mapping[str, Any]) -> dict[str, Any]:
+        """Run a model's tool call and return the tool message to send back
+        (``{"role": "tool", "tool_call_id", "name", "content"}``). A refused call is not
+        raised: its message tells the model what was wrong, so the loop can go on."""
+        call_id, name, arguments = parse_tool_call(tool_call)
+        return _tool_message(call_id, name, self._safely(lambda: self.call(name, arguments), name))
+
+    async def adispatch(self, tool_call: Mapping[str, Any]) -> dict[str, Any]:
+        call_id, name, arguments = parse_tool_call(tool_call)
+        try:
+            result = await self.acall(name, arguments)
+        except RagPluginsError as exc:
+            result = ToolResult.error(name, str(exc))
+        return _tool_message(call_id, name, result)
+
+    @staticmethod
+    def _safely(run: Any, name: str) -> ToolResult:
+        try:
+            return run()
+        except RagPluginsError as exc:
+            return ToolResult.error(name, str(exc))
+
+
+def parse_tool_call(tool_call: Mapping[str, Any]) -> tuple[str | None, str, Any]:
+    """(id, name, arguments) of a tool call in OpenAI form (``{"id", "function": {"name",
+    "arguments"}}``), Anthropic form (``{"id", "name", "input"}``) or plain form
+    (``{"name", "arguments"}``, as LangChain's ``tool_calls`` hold it).
+
+    >>> parse_tool_call({"type": "tool_use", "id": "t1", "name": "search", "input": {"query": "q"}})
+    ('t1', 'search', {'query': 'q'})
+    """
+    if not isinstance(tool_call, Mapping):
+        raise ToolCallError(f"a tool call must be a dict, got {type(tool_call).__name__}")
+    body = tool_call.get("function") if isinstance(tool_call.get("function"), Mapping) else tool_call
+    name = body.get("name")
+    if not isinstance(name, str) or not name:
+        raise ToolCallError(f"the tool call names no tool: {json.dumps(tool_call, default=str)[:200]}")
+    arguments = body.get("arguments", body.get("args", tool_call.get("input")))
+    call_id = tool_call.get("id") or tool_call.get("tool_call_id")
+    return call_id, name, arguments
+
+
+def _tool_message(call_id: str | None, name: str, result: ToolResult) -> dict[str, Any]:
+    return {"role": "tool", "tool_call_id": call_id, "name": name, "content": result.content,
+            "is_error": result.is_error}
+
+
+def _iterative_pipeline(kb: "KnowledgeBase", routed: Any, iterative: Any) -> Any:
+    if iterative is False or iterative is None:
+        return None
+    if iterative != "auto":
+        if not hasattr(iterative, "run") or not hasattr(iterative, "arun"):
+            raise InvalidInputError("iterative must be 'auto', False or an IterativePipeline")
+        return iterative
+    if kb.embedder is None:
+        return None
+    from rag_plugins.generation import ExtractiveBridgeGenerator
+    from rag_plugins.iterative import IterRetGen
+
+    base = routed.retriever_for("hybrid") if "hybrid" in routed.routes else routed
+    return IterRetGen(base, ExtractiveBridgeGenerator(kb), iterations=2)

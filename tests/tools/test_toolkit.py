@@ -1,0 +1,124 @@
+import json
+
+import pytest
+
+from rag_plugins.errors import ToolCallError, UnknownFilterFieldError
+from rag_plugins.rerank import CrossEncoderReranker
+from rag_plugins.tools import SearchTool, Toolkit, read_passages
+
+EVERY_TOOL = ["search", "search_bm25", "search_dense", "search_hybrid", "search_graph", "search_graph_hybrid",
+              "multi_hop_search"]
+
+
+@pytest.fixture(scope="module")
+def toolkit(routing_kb):
+    return Toolkit.from_knowledge_base(routing_kb)
+
+
+def test_every_retriever_the_router_and_the_iterative_engine_are_tools(toolkit):
+    assert toolkit.names == EVERY_TOOL
+    specs = {t["function"]["name"]: t["function"] for t in toolkit.openai_tools()}
+    routed = specs["search"]["parameters"]
+    assert routed["required"] == ["query"] and routed["additionalProperties"] is False
+    assert routed["properties"]["route"]["enum"] == ["auto", "bm25", "dense", "hybrid", "graph", "graph+hybrid"]
+    assert set(routed["properties"]) == {"query", "k", "route", "filters"}
+    assert "route" not in specs["search_bm25"]["parameters"]["properties"]
+    assert "Keyword search (BM25)" in specs["search_bm25"]["description"]
+    assert set(specs["multi_hop_search"]["parameters"]["properties"]) == {"query", "k"}
+    json.dumps(toolkit.openai_tools())  # plain JSON, ready for any client
+
+
+def test_the_router_picks_the_route_and_says_why(toolkit):
+    reply = toolkit.dispatch({"id": "call_1", "type": "function",
+                              "function": {"name": "search", "arguments": json.dumps({"query": "what does E4012 mean"})}})
+    assert reply["role"] == "tool" and reply["tool_call_id"] == "call_1" and not reply["is_error"]
+    assert reply["content"].startswith("Route: bm25 (identifier &quot;E4012&quot; → bm25)")
+    assert read_passages(reply["content"])[0]["source"] == "e1#0"
+
+    forced = toolkit.call("search", {"query": "what does E4012 mean", "route": "dense", "k": 2})
+    assert forced.data["route"]["router"] == "caller" and forced.content.startswith("Route: dense (route chosen by")
+    assert [h.scores.keys() for h in forced.hits] == [{"dense"}, {"dense"}] and len(forced.hits) == 2
+
+
+def test_results_carry_scores_timings_and_passages(toolkit):
+    result = toolkit.call("search_hybrid", {"query": "why am I so forgetful after short nights", "k": 3})
+    assert result.hits[0].document_id == "p1" and len(result.hits) == 3
+    first = result.data["passages"][0]
+    assert first["source"] == "p1#0" and set(first["scores"]) == {"bm25", "dense", "hybrid"}
+    assert {"retrieval", "total"} <= set(result.data["timings"])
+    assert result.data["passages"][0]["title"] == "Sleep"
+
+
+def test_filters_reach_the_retriever(toolkit):
+    result = toolkit.call("search_bm25", {"query": "fruit", "filters": {"title": "Pears"}})
+    assert [h.document_id for h in result.hits] == ["x1"]
+
+
+@pytest.mark.parametrize("call, message", [
+    ({"name": "search_everything", "arguments": {"query": "x"}}, "unknown tool 'search_everything'; the tools are"),
+    ({"name": "search", "arguments": {"query": "x", "k": 0}}, "search: k must be at least 1, got 0"),
+    ({"name": "search", "arguments": {"query": "x", "k": 500}}, "search: k must be at most 20, got 500"),
+    ({"name": "search", "arguments": {"query": "x", "top_k": 3}}, "unknown argument(s) ['top_k']"),
+    ({"name": "search", "arguments": {"query": "x", "route": "web"}}, "route must be one of ['auto', 'bm25'"),
+    ({"name": "search", "arguments": {"query": "   "}}, "search: query is empty"),
+    ({"name": "search", "arguments": {}}, "missing required argument(s) ['query']"),
+    ({"name": "search", "arguments": "{query: x"}, "arguments are not valid JSON"),
+    ({"name": "search_bm25", "arguments": {"query": "x", "filters": {"colour": "red"}}}, "colour"),
+    ({"arguments": {"query": "x"}}, "the tool call names no tool"),
+])
+def test_bad_calls_are_refused_with_what_to_do(toolkit, call, message):
+    if "name" not in call:
+        with pytest.raises(ToolCallError, match="names no tool"):
+            toolkit.dispatch(call)
+        return
+    reply = toolkit.dispatch(call)
+    assert reply["is_error"] and reply["content"].startswith("Error: ") and message in reply["content"]
+    with pytest.raises((ToolCallError, UnknownFilterFieldError)):
+        toolkit.call(call["name"], call["arguments"])
+
+
+def test_anthropic_and_plain_calls_and_async(toolkit):
+    import asyncio
+
+    anthropic = toolkit.dispatch({"type": "tool_use", "id": "t1", "name": "search_dense",
+                                  "input": {"query": "does working out help with high blood pressure"}})
+    plain = toolkit.dispatch({"name": "search_dense", "args": {"query": "does working out help with high blood pressure"},
+                              "id": "t2"})
+    assert anthropic["content"] == plain["content"] and read_passages(plain["content"])[0]["source"] == "p2#0"
+    again = asyncio.run(toolkit.adispatch({"name": "search_dense", "id": "t2",
+                                           "arguments": {"query": "does working out help with high blood pressure"}}))
+    assert again["content"] == plain["content"]
+    refused = asyncio.run(toolkit.adispatch({"name": "search_dense", "arguments": {"query": "x", "k": "3"}}))
+    assert refused["is_error"] and "k must be an integer" in refused["content"]
+
+
+def test_multi_hop_search_researches_in_one_call(toolkit):
+    result = toolkit.call("multi_hop_search", {"query": "Which office did the star of Kiss and Tell hold?"})
+    assert len(result.data["queries"]) >= 1 and result.data["path"] == "retrieved"
+    assert "Searches made: " in result.content
+    assert {p["source"] for p in read_passages(result.content)} >= {"g1#0", "g2#0"}
+
+
+def test_reranked_and_abstaining_tools(abstention_kb, abstention_estimator, tiny_cross_encoder):
+    reranker = CrossEncoderReranker(tiny_cross_encoder, device="cpu")
+    tools = Toolkit.from_knowledge_base(abstention_kb, reranker=reranker, depth=10, estimator=abstention_estimator,
+                                        abstain_below=0.0, iterative=False)
+    assert tools.names == ["search", "search_bm25"]
+    result = tools.call("search_bm25", {"query": "how tall is the Eiffel Tower", "k": 3})
+    assert {"retrieval", "rerank", "confidence", "total"} <= set(result.data["timings"])
+    assert all("rerank" in p["scores"] for p in result.data["passages"])
+    assert result.content.startswith("Retrieval confidence: ") and result.data["confidence"]["confidence"] >= 0
+    strict = Toolkit.from_knowledge_base(abstention_kb, estimator=abstention_estimator, abstain_below=1.01,
+                                         iterative=False)
+    refused = strict.call("search", {"query": "medieval falconry techniques"})
+    assert refused.data["abstained"] and refused.hits == [] and "Insufficient evidence" in refused.content
+
+
+def test_toolkit_configuration_errors(routing_kb):
+    tool = SearchTool("search_bm25", routing_kb.bm25_retriever(), "BM25.")
+    with pytest.raises(ValueError, match="unique"):
+        Toolkit([tool, tool])
+    with pytest.raises(ValueError, match="letters, digits"):
+        SearchTool("search bm25!", routing_kb.bm25_retriever(), "BM25.")
+    with pytest.raises(ValueError, match=r"max_k \(2\) must be at least k \(4\)"):
+        SearchTool("s", routing_kb.bm25_retriever(), "BM25.", max_k=2)
