@@ -66,7 +66,7 @@ class RagPluginsRetriever(BaseRetriever):
         k: int | None = None, filters: dict[str, Any] | None = None,
     ) -> list[Document]:
         search = traced_search(self.retriever, query, k or self.k, filters or self.filters)
-        if search.route is not None and hasattr(self.retriever, "retrieve_routed"):
+        if search.route is not None:
             run_manager.get_child().on_custom_event(ROUTE_EVENT, _route_event(search), run_id=run_manager.run_id)
         return search_documents(search)
 
@@ -75,6 +75,6 @@ class RagPluginsRetriever(BaseRetriever):
         k: int | None = None, filters: dict[str, Any] | None = None,
     ) -> list[Document]:
         search = await atraced_search(self.retriever, query, k or self.k, filters or self.filters)
-        if search.route is not None and hasattr(self.retriever, "retrieve_routed"):
+        if search.route is not None:
             await run_manager.get_child().on_custom_event(ROUTE_EVENT, _route_event(search), run_id=run_manager.run_id)
         return search_documents(search)

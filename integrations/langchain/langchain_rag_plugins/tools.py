@@ -41,7 +41,7 @@ def langchain_tool(tool: SearchTool | ResearchTool) -> StructuredTool:
     return StructuredTool.from_function(
         func=run, coroutine=arun, name=tool.name, description=tool.spec.description,
         args_schema=args_model(tool.spec), response_format="content_and_artifact",
-        handle_tool_error=True, handle_validation_error=True,
+        handle_tool_error=True, handle_validation_error=_validation_message,
     )
 
 
@@ -59,6 +59,15 @@ def as_langchain_tools(toolkit: Toolkit | Sequence[SearchTool | ResearchTool]) -
             agent = create_agent(model, tools)
     """
     return [langchain_tool(tool) for tool in toolkit]
+
+
+def _validation_message(error: Exception) -> str:
+    """What the model reads when its arguments fail the schema: each field and why."""
+    errors = getattr(error, "errors", None)
+    if not callable(errors):
+        return f"Error: invalid arguments: {error}"
+    parts = [f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']} (got {e.get('input')!r})" for e in errors()]
+    return "Error: invalid arguments; " + "; ".join(parts) + ". Fix them and call the tool again."
 
 
 def _present(arguments: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
 import asyncio
+import threading
 
 import pytest
 from llama_index.core.llms import MockLLM
@@ -70,3 +71,18 @@ def test_abstention_in_the_retriever_and_the_postprocessor(abstention_kb, absten
     ok = asyncio.run(engine.aquery("how tall is the Eiffel Tower"))
     assert ok.source_nodes[0].node.metadata["document_id"] == "eiffel"
     assert ok.source_nodes[0].node.metadata["status"] in ("healthy", "ambiguous")
+
+
+@pytest.mark.asyncio
+async def test_concurrent_postprocessing_overlaps_in_async_query_engines(abstention_kb, tiny_cross_encoder):
+    from tests.concurrency import Rendezvous, RendezvousReranker
+
+    meeting = Rendezvous(parties=2)
+    rerank = RagPluginsRerank(RendezvousReranker(CrossEncoderReranker(tiny_cross_encoder, device="cpu"), meeting),
+                              top_n=2)
+    engine = RetrieverQueryEngine(retriever=RagPluginsRetriever(abstention_kb.bm25_retriever(), similarity_top_k=5),
+                                  node_postprocessors=[rerank],
+                                  response_synthesizer=get_response_synthesizer(llm=MockLLM()))
+    answers = await asyncio.gather(engine.aquery("how tall is the Eiffel Tower"), engine.aquery("longest river in Africa"))
+    assert all(len(a.source_nodes) == 2 and "rerank" in a.source_nodes[0].node.metadata["scores"] for a in answers)
+    assert threading.get_ident() not in meeting.threads

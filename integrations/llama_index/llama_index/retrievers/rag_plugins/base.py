@@ -136,7 +136,7 @@ class RagPluginsRetriever(BaseRetriever):
 
     def _nodes(self, search: Any) -> list[NodeWithScore]:
         emit_search(search)
-        if search.route is not None and hasattr(self._retriever, "retrieve_routed"):
+        if search.route is not None:
             from llama_index.retrievers.rag_plugins.routing import emit_route_decision
 
             emit_route_decision(search)

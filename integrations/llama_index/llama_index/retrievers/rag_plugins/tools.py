@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from llama_index.core.base.base_query_engine import BaseQueryEngine
+from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.tools import (
@@ -120,7 +121,7 @@ def retriever_tool(retriever: Any, name: str = "search_knowledge_base", descript
 
     >>> tool = retriever_tool(kb.hybrid_retriever(), node_postprocessors=[RagPluginsRerank(reranker)])  # doctest: +SKIP
     """
-    if not hasattr(retriever, "aretrieve") or not hasattr(retriever, "_retrieve"):
+    if not isinstance(retriever, BaseRetriever):
         retriever = RagPluginsRetriever(retriever, similarity_top_k=k, filters=filters)
     return RagPluginsRetrieverTool(retriever, ToolMetadata(name=name, description=description, fn_schema=SearchQuery),
                                    list(node_postprocessors or []))

@@ -1,0 +1,64 @@
+"""LangChain's own conformance suite (``langchain-tests`` ``RetrieversIntegrationTests``)
+for every rag-plugins retriever behind ``RagPluginsRetriever``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_tests.integration_tests import RetrieversIntegrationTests
+
+from langchain_rag_plugins import RagPluginsRetriever
+
+QUERY = "Which office did the star of Kiss and Tell hold?"
+
+
+def core_retriever(kind: str, kb: Any, cross_encoder: str, estimator: Any) -> Any:
+    if kind == "routed":
+        from rag_plugins.routing import RoutedRetriever
+
+        return RoutedRetriever(kb)
+    if kind == "reranked":
+        from rag_plugins.rerank import CrossEncoderReranker, RerankedRetriever
+
+        return RerankedRetriever(kb.hybrid_retriever(), CrossEncoderReranker(cross_encoder, device="cpu"), depth=10)
+    if kind == "abstaining":
+        from rag_plugins.confidence import AbstainingRetriever
+
+        return AbstainingRetriever(kb.hybrid_retriever(), estimator, abstain_below=0.0)
+    if kind == "iterative":
+        from rag_plugins.generation import ExtractiveBridgeGenerator
+        from rag_plugins.iterative import IterativeRetriever, IterRetGen
+
+        return IterativeRetriever(IterRetGen(kb.hybrid_retriever(), ExtractiveBridgeGenerator(kb), iterations=2))
+    return kb.retriever(kind)
+
+
+KINDS = ["bm25", "dense", "hybrid", "graph", "graph+hybrid", "routed", "reranked", "abstaining", "iterative"]
+
+
+class TestEveryRetriever(RetrieversIntegrationTests):
+    """The standard suite, run once per retriever kind (the autouse fixture's params)."""
+
+    pytestmark = pytest.mark.anyio  # the suite's async test carries no marker of its own
+
+    @pytest.fixture(autouse=True, params=KINDS)
+    def _core(self, request, routing_kb, tiny_cross_encoder, abstention_estimator) -> None:
+        self.core = core_retriever(request.param, routing_kb, tiny_cross_encoder, abstention_estimator)
+
+    @property
+    def retriever_constructor(self) -> type[RagPluginsRetriever]:
+        return RagPluginsRetriever
+
+    @property
+    def retriever_constructor_params(self) -> dict[str, Any]:
+        return {"retriever": self.core, "k": 2}
+
+    @property
+    def retriever_query_example(self) -> str:
+        return QUERY
+
+    async def test_ainvoke_honours_k_and_filters(self, retriever: RagPluginsRetriever) -> None:
+        assert len(await retriever.ainvoke(QUERY, k=3)) == 3
+        docs = await retriever.ainvoke(QUERY, k=3, filters={"document_id": {"$in": ["g1", "g2"]}})
+        assert docs and {d.metadata["document_id"] for d in docs} <= {"g1", "g2"}
