@@ -55,3 +55,44 @@ def test_iterative_retrieval_example_streams_the_trace_and_compares(tmp_path, mi
     assert "bridge: 'American Shirley Temple" in out.stdout and "search 2: " in out.stdout
     assert "merged top 5: Kiss and Tell (1945 film)" in out.stdout
     assert "recall_all@5 on the 30 demo questions: single-shot hybrid" in out.stdout
+
+
+def run_example(script, tmp_path, minilm_path, **env):
+    environ = {**os.environ, "RAG_PLUGINS_EMBEDDING_MODEL": minilm_path, "HF_HUB_OFFLINE": "1", **env}
+    out = subprocess.run([sys.executable, f"examples/{script}", "--kb", str(tmp_path / "kb")], cwd=REPO, env=environ,
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_lcel_chain_example_routes_answers_and_shows_callbacks(tmp_path, minilm_path):
+    out = run_example("langchain_chain.py", tmp_path, minilm_path)
+    assert 'route: bm25  why: identifier "NYSME" → bm25' in out
+    assert "A: The New York Society of Model Engineers (NYSME) was originally incorporated in 1926" in out
+    assert "route: graph+hybrid" in out and "Kiss and Tell (1945 film): hybrid " in out
+    assert "timings: routing " in out and "abatch answered 2 questions concurrently" in out
+
+
+def test_llama_index_query_engine_example_reranks_and_reports_events(tmp_path, minilm_path, tiny_cross_encoder):
+    out = run_example("llama_index_query_engine.py", tmp_path, minilm_path, RAG_PLUGINS_RERANK_MODEL=tiny_cross_encoder)
+    assert out.count("[hybrid] 10 hits") == 2 and out.count("[RagPluginsRerank] 3 hits") == 2
+    assert "rerank " in out and "Q: 2014 S/S is the debut album" in out
+    assert "'rerank':" in out.split("Q: The director")[1]
+
+
+def test_agent_example_uses_route_tools_and_the_dispatcher(tmp_path, minilm_path):
+    out = run_example("agent_with_route_tools.py", tmp_path, minilm_path)
+    assert "tools: search, search_bm25, search_dense, search_hybrid, search_graph, search_graph_hybrid, " \
+           "multi_hop_search" in out
+    assert "tool search_bm25: " in out and "tool search_dense: " in out and "tool multi_hop_search: " in out
+    assert "A: The New York Society of Model Engineers (NYSME) was originally incorporated in 1926" in out
+    assert "A: The Hork-Bajir Chronicles is the second companion book" in out
+    assert "dispatch -> tool message for call_1: Route: " in out
+
+
+def test_mcp_server_example_serves_and_calls_tools(tmp_path, minilm_path):
+    out = run_example("mcp_server.py", tmp_path, minilm_path)
+    assert "connected to rag-plugins" in out and "tool multi_hop_search: ['k', 'query']" in out
+    assert 'search -> Route: bm25 (identifier "NYSME" → bm25)' in out
+    assert "a refused call comes back as a tool error: True: Error: search: route must be one of" in out
+    assert '"serve-mcp"' in out

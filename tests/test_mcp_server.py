@@ -56,7 +56,7 @@ async def test_an_mcp_client_searches_a_knowledge_base_through_the_server(eval_i
             routed = await session.call_tool("search", {"query": "what does E4012 mean", "k": 2})
             assert not routed.is_error
             text = routed.content[0].text
-            assert text.startswith("Route: bm25 (identifier &quot;E4012&quot; → bm25)")
+            assert text.startswith('Route: bm25 (identifier "E4012" → bm25)')
             assert routed.structured_content["route"]["routes"] == {"bm25": 1.0}
             assert routed.structured_content["passages"][0]["source"] == "d3#0"
             assert read_passages(text)[0]["source"] == "d3#0"

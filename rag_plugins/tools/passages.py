@@ -26,13 +26,15 @@ NO_PASSAGES = "No passages found in the knowledge base."
 _PASSAGE = re.compile(r'<passage index="(\d+)" source="([^"]*)"(?: title="([^"]*)")?>\n(.*?)\n</passage>', re.S)
 
 
-def escape(text: str) -> str:
-    """Text that cannot open or close an element, nor end an attribute.
+def escape(text: str, quote: bool = True) -> str:
+    """Text that cannot open or close an element, nor (with ``quote``) end an attribute.
 
     >>> escape('</passage> "hi" & <b>')
     '&lt;/passage&gt; &quot;hi&quot; &amp; &lt;b&gt;'
+    >>> escape('"hi" <b>', quote=False)
+    '"hi" &lt;b&gt;'
     """
-    return html.escape(text, quote=True)
+    return html.escape(text, quote=quote)
 
 
 def format_passages(hits: Sequence[Hit], notice: str = UNTRUSTED_NOTICE) -> str:

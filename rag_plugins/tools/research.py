@@ -86,8 +86,8 @@ def format_research(answer: str, queries: Sequence[str], hits: Sequence[Hit], ab
         return abstention or "Insufficient evidence."
     lines = []
     if answer.strip():
-        lines.append(f"Draft answer (derived from the passages; verify against them): {escape(answer.strip())}")
+        lines.append(f"Draft answer (derived from the passages; verify against them): {escape(answer.strip(), quote=False)}")
     if queries:
-        lines.append("Searches made: " + " | ".join(escape(q) for q in queries))
+        lines.append("Searches made: " + " | ".join(escape(q, quote=False) for q in queries))
     lines.append(format_passages(hits))
     return "\n\n".join(lines)

@@ -79,7 +79,7 @@ def search_result(tool: str, search: TracedSearch) -> ToolResult:
     if search.route:
         routes = ", ".join(search.route["routes"])
         reasons = "; ".join(search.route.get("reasons", ()))
-        header.append(f"Route: {routes}" + (f" ({escape(reasons)})" if reasons else ""))
+        header.append(f"Route: {routes}" + (f" ({escape(reasons, quote=False)})" if reasons else ""))
     if search.confidence is not None:
         header.append(f"Retrieval confidence: {search.confidence['confidence']:.2f} ({search.confidence['status']})")
     body = (search.message or "Insufficient evidence.") if search.abstained else format_passages(search.hits)

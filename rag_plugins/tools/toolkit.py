@@ -63,7 +63,7 @@ class Toolkit:
     >>> reply = tools.dispatch({"id": "call_1", "type": "function",
     ...                         "function": {"name": "search", "arguments": '{"query": "E1234", "k": 1}'}})
     >>> reply["tool_call_id"], reply["content"].splitlines()[0]
-    ('call_1', 'Route: bm25 (identifier &quot;E1234&quot; → bm25)')
+    ('call_1', 'Route: bm25 (identifier "E1234" → bm25)')
     """
 
     def __init__(self, tools: Sequence[Tool]):

@@ -32,7 +32,7 @@ def test_the_router_picks_the_route_and_says_why(toolkit):
     reply = toolkit.dispatch({"id": "call_1", "type": "function",
                               "function": {"name": "search", "arguments": json.dumps({"query": "what does E4012 mean"})}})
     assert reply["role"] == "tool" and reply["tool_call_id"] == "call_1" and not reply["is_error"]
-    assert reply["content"].startswith("Route: bm25 (identifier &quot;E4012&quot; → bm25)")
+    assert reply["content"].startswith('Route: bm25 (identifier "E4012" → bm25)')
     assert read_passages(reply["content"])[0]["source"] == "e1#0"
 
     forced = toolkit.call("search", {"query": "what does E4012 mean", "route": "dense", "k": 2})
