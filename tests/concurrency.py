@@ -12,12 +12,22 @@ from rag_plugins.retrievers.base import BaseRetriever
 
 
 class Rendezvous:
-    def __init__(self, parties: int = 2, timeout: float = 20.0):
+    """``parties`` calls must be inside at once; with ``rounds``, only the first
+    ``parties * rounds`` calls meet (later ones, e.g. a loop's further searches, pass)."""
+
+    def __init__(self, parties: int = 2, timeout: float = 20.0, rounds: int | None = None):
         self.barrier = threading.Barrier(parties, timeout=timeout)
         self.threads: set[int] = set()
+        self.left = None if rounds is None else parties * rounds
+        self.lock = threading.Lock()
 
     def meet(self) -> None:
-        self.threads.add(threading.get_ident())
+        with self.lock:
+            self.threads.add(threading.get_ident())
+            if self.left is not None:
+                if self.left == 0:
+                    return
+                self.left -= 1
         self.barrier.wait()
 
 

@@ -81,6 +81,9 @@ class ExtractiveBridgeGenerator(BaseGenerator):
         self.min_chars = min_chars
         self.cache_size = cache_size
         self.name = name
+        # what an agent tool calls this generator's text: bridging evidence, not an answer
+        self.answer_label = ("Names the searches bridged through (not an answer)" if output == "entities"
+                             else "Bridging sentences (not an answer)")
         self._extractor = HeuristicExtractor(noun_phrases=False)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()

@@ -14,6 +14,7 @@ from rag_plugins.tools.spec import ToolSpec, check_arguments
 from rag_plugins.types import Hit
 
 TOOL_NAME = "multi_hop_search"
+DRAFT_LABEL = "Draft answer (derived from the passages; verify against them)"
 TOOL_DESCRIPTION = (
     "Research a question that needs several facts chained together (who/what is X, then what about it): "
     "searches the knowledge base repeatedly, each search informed by what the previous one found. "
@@ -42,6 +43,7 @@ class ResearchTool:
                  *, k: int = 6, max_k: int = 20):
         check_k(k)
         self.pipeline = pipeline
+        self.answer_label = getattr(pipeline.generator, "answer_label", DRAFT_LABEL)
         self.spec = ToolSpec(name, description, research_parameters(k, max(check_k(max_k, "max_k"), k)))
 
     @property
@@ -50,23 +52,23 @@ class ResearchTool:
 
     def run(self, arguments: Any) -> ToolResult:
         args = check_arguments(self.spec, arguments)
-        return research_result(self.name, self.pipeline.run(args["query"]), args["k"])
+        return research_result(self.name, self.pipeline.run(args["query"]), args["k"], self.answer_label)
 
     async def arun(self, arguments: Any) -> ToolResult:
         """The pipeline's own ``arun``: retrieval and generation are awaited, off the loop."""
         args = check_arguments(self.spec, arguments)
-        return research_result(self.name, await self.pipeline.arun(args["query"]), args["k"])
+        return research_result(self.name, await self.pipeline.arun(args["query"]), args["k"], self.answer_label)
 
 
-def research_result(tool: str, result: IterativeResult, k: int) -> ToolResult:
+def research_result(tool: str, result: IterativeResult, k: int, answer_label: str = DRAFT_LABEL) -> ToolResult:
     hits = list(result.hits[:k])
     data = {key: value for key, value in result.to_dict().items() if key not in ("hits", "steps")}
     data["passages"] = [{"index": i, "source": h.chunk.id, "document_id": h.document_id, "score": h.score,
                          "text": h.chunk.text} for i, h in enumerate(hits, start=1)]
-    return ToolResult(tool, format_result(result, k), hits, data)
+    return ToolResult(tool, format_result(result, k, answer_label), hits, data)
 
 
-def format_result(result: IterativeResult, max_passages: int = 8) -> str:
+def format_result(result: IterativeResult, max_passages: int = 8, answer_label: str = DRAFT_LABEL) -> str:
     """What the tool tells the model.
 
     >>> from rag_plugins.iterative import IterativeResult
@@ -75,10 +77,11 @@ def format_result(result: IterativeResult, max_passages: int = 8) -> str:
     Insufficient evidence: nothing found.
     """
     return format_research(result.answer, result.queries, result.hits[:max_passages],
-                           result.message if result.abstained else None)
+                           result.message if result.abstained else None, answer_label)
 
 
-def format_research(answer: str, queries: Sequence[str], hits: Sequence[Hit], abstention: str | None = None) -> str:
+def format_research(answer: str, queries: Sequence[str], hits: Sequence[Hit], abstention: str | None = None,
+                    answer_label: str = DRAFT_LABEL) -> str:
     """The tool text from its parts (what a framework response still holds): the
     abstention notice alone, or the draft answer and the searches (both derived from
     retrieved text, so escaped like it) and the passages."""
@@ -86,7 +89,7 @@ def format_research(answer: str, queries: Sequence[str], hits: Sequence[Hit], ab
         return abstention or "Insufficient evidence."
     lines = []
     if answer.strip():
-        lines.append(f"Draft answer (derived from the passages; verify against them): {escape(answer.strip(), quote=False)}")
+        lines.append(f"{answer_label}: {escape(answer.strip(), quote=False)}")
     if queries:
         lines.append("Searches made: " + " | ".join(escape(q, quote=False) for q in queries))
     lines.append(format_passages(hits))

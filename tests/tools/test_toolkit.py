@@ -122,3 +122,35 @@ def test_toolkit_configuration_errors(routing_kb):
         SearchTool("search bm25!", routing_kb.bm25_retriever(), "BM25.")
     with pytest.raises(ValueError, match=r"max_k \(2\) must be at least k \(4\)"):
         SearchTool("s", routing_kb.bm25_retriever(), "BM25.", max_k=2)
+
+
+def test_concurrent_tool_calls_overlap_off_the_event_loop(routing_kb):
+    import asyncio
+    import threading
+
+    from rag_plugins.generation import ExtractiveBridgeGenerator
+    from rag_plugins.iterative import IterRetGen
+    from rag_plugins.tools import ResearchTool
+    from tests.concurrency import Rendezvous, RendezvousRetriever
+
+    meeting = Rendezvous(parties=3, rounds=1)
+    base = RendezvousRetriever(routing_kb.hybrid_retriever(), meeting)
+    tools = Toolkit([SearchTool("search_kb", base, "Search."),
+                     ResearchTool(IterRetGen(base, ExtractiveBridgeGenerator(routing_kb), iterations=2))])
+
+    async def three_at_once():
+        return await asyncio.gather(tools.acall("search_kb", {"query": "E4012"}),
+                                    tools.acall("multi_hop_search", {"query": "Which office did the star of Kiss "
+                                                                              "and Tell hold?"}),
+                                    tools.adispatch({"name": "search_kb", "arguments": {"query": "E1177"}}))
+
+    search, research, dispatched = asyncio.run(three_at_once())
+    assert search.hits[0].document_id == "e1" and read_passages(dispatched["content"])[0]["source"] == "e3#0"
+    assert {"g1", "g2"} <= {h.document_id for h in research.hits}
+    assert threading.get_ident() not in meeting.threads and len(meeting.threads) >= 3
+
+
+def test_the_offline_generator_s_names_are_not_passed_off_as_an_answer(toolkit):
+    result = toolkit.call("multi_hop_search", {"query": "Which office did the star of Kiss and Tell hold?"})
+    assert "Names the searches bridged through (not an answer): " in result.content
+    assert "Draft answer" not in result.content

@@ -101,3 +101,19 @@ async def test_a_react_agent_with_the_retriever_tool(routing_kb):
     [result] = response.tool_calls
     assert result.tool_output.raw_input == {"input": "E1177 duplicate key"}
     assert result.tool_output.raw_output[0].node.metadata["document_id"] == "e3"
+
+
+def test_a_query_engine_as_a_tool(routing_kb):
+    from llama_index.core import get_response_synthesizer
+    from llama_index.core.llms import MockLLM
+    from llama_index.core.query_engine import RetrieverQueryEngine
+
+    from llama_index.retrievers.rag_plugins import RagPluginsRetriever, query_engine_tool
+
+    engine = RetrieverQueryEngine(retriever=RagPluginsRetriever(routing_kb.bm25_retriever(), similarity_top_k=1),
+                                  response_synthesizer=get_response_synthesizer(llm=MockLLM()))
+    tool = query_engine_tool(engine, "error_codes", "Explains error codes such as E4012.")
+    assert tool.metadata.name == "error_codes" and tool.metadata.description.startswith("Explains error codes")
+    output = tool.call(input="E4012")
+    assert "E4012 means the disk quota" in output.content  # MockLLM echoes its prompt: the context reached it
+    assert output.raw_output.source_nodes[0].node.metadata["document_id"] == "e1"
