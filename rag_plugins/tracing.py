@@ -94,7 +94,7 @@ def traced_search(retriever: Retriever, query: str, k: int = 10, filters: Filter
     abstained = False
     if hasattr(retriever, "retrieve_routed"):
         routed = retriever.retrieve_routed(query, k=fetch, filters=filters)
-        hits, route = routed.hits, routed.decision.to_dict()
+        hits, candidates, route = routed.hits, routed.hits, routed.decision.to_dict()
         timings.update(routed.timings)
     elif hasattr(retriever, "retrieve_with_confidence") and reranker is None:
         judged = retriever.retrieve_with_confidence(query, k=fetch, filters=filters)
@@ -102,13 +102,12 @@ def traced_search(retriever: Retriever, query: str, k: int = 10, filters: Filter
         hits, candidates = judged.hits, judged.candidates
         confidence, abstained, message = judged.confidence.to_dict(), judged.abstained, judged.message
     else:
-        hits = retriever.retrieve(query, k=fetch, filters=filters)
+        hits = candidates = retriever.retrieve(query, k=fetch, filters=filters)
         timings["retrieval"] = time.perf_counter() - start
-    candidates = list(hits) if confidence is None else candidates
     if route is None and candidates:
         route = candidates[0].evidence.get("route")
     search = TracedSearch(query, getattr(retriever, "name", type(retriever).__name__), k, list(hits), timings,
-                          route, confidence, abstained, message, candidates)
+                          route, confidence, abstained, message, list(candidates))
     if reranker is not None or policy is not None:
         search = _judged(search, reranker, policy)
     timings["total"] = time.perf_counter() - start

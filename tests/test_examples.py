@@ -6,63 +6,52 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_demo_runs_and_shows_per_retriever_scores(tmp_path, minilm_path):
-    env = {**os.environ, "RAG_PLUGINS_EMBEDDING_MODEL": minilm_path, "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "examples/demo.py", "--kb", str(tmp_path / "kb"), "--limit", "40"]
-    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+def run_example(script, tmp_path, minilm_path, *args, **env):
+    """Run ``examples/<script> --kb tmp/kb [args]`` with the offline MiniLM; its stdout."""
+    environ = {**os.environ, "RAG_PLUGINS_EMBEDDING_MODEL": minilm_path, "HF_HUB_OFFLINE": "1", **env}
+    out = subprocess.run([sys.executable, f"examples/{script}", "--kb", str(tmp_path / "kb"), *args], cwd=REPO,
+                         env=environ, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr
-    assert "40 added" in out.stdout and "fused" in out.stdout
-    assert "bm25: score" in out.stdout and "dense: score" in out.stdout
-    assert "seeds: Kiss and Tell (1945 film) (alias), Shirley Temple (alias)" in out.stdout
-    assert "path: Kiss and Tell (1945 film) → Shirley Temple" in out.stdout   # the relational answer's evidence
-    assert "from hybrid, graph" in out.stdout
-    again = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert "40 unchanged" in again.stdout and "0 embedded" in again.stdout
+    return out.stdout
+
+
+def test_demo_runs_and_shows_per_retriever_scores(tmp_path, minilm_path):
+    out = run_example("demo.py", tmp_path, minilm_path, "--limit", "40")
+    assert "40 added" in out and "fused" in out
+    assert "bm25: score" in out and "dense: score" in out
+    assert "seeds: Kiss and Tell (1945 film) (alias), Shirley Temple (alias)" in out
+    assert "path: Kiss and Tell (1945 film) → Shirley Temple" in out   # the relational answer's evidence
+    assert "from hybrid, graph" in out
+    again = run_example("demo.py", tmp_path, minilm_path, "--limit", "40")
+    assert "40 unchanged" in again and "0 embedded" in again
 
 
 def test_rerank_and_abstain_example_runs(tmp_path, minilm_path, tiny_cross_encoder):
-    env = {**os.environ, "RAG_PLUGINS_EMBEDDING_MODEL": minilm_path, "RAG_PLUGINS_RERANK_MODEL": tiny_cross_encoder,
-           "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "examples/rerank_and_abstain.py", "--kb", str(tmp_path / "kb"), "--limit", "40"]
-    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr
-    assert "rerank" in out.stdout and "mmr" in out.stdout and "hybrid" in out.stdout
-    assert "Confidence (fitted on 40 labelled questions)" in out.stdout
-    assert out.stdout.count("confidence 0.") + out.stdout.count("confidence 1.") == 2
+    out = run_example("rerank_and_abstain.py", tmp_path, minilm_path, "--limit", "40",
+                      RAG_PLUGINS_RERANK_MODEL=tiny_cross_encoder)
+    assert "rerank" in out and "mmr" in out and "hybrid" in out
+    assert "Confidence (fitted on 40 labelled questions)" in out
+    assert out.count("confidence 0.") + out.count("confidence 1.") == 2
 
 
 def test_route_queries_example_routes_explains_and_trains(tmp_path, minilm_path):
-    env = {**os.environ, "RAG_PLUGINS_EMBEDDING_MODEL": minilm_path, "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "examples/route_queries.py", "--kb", str(tmp_path / "kb")]
-    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, out.stderr
-    assert 'why: quoted phrase "Hip Hip Pooh-Ray!" → bm25' in out.stdout
-    assert "top: Hip Hip Pooh-Ray!" in out.stdout
-    assert 'why: identifier "NYSME" → bm25' in out.stdout and "top: New York Society of Model Engineers" in out.stdout
-    assert "+ relational cue \"related\" → graph+hybrid" in out.stdout
-    assert "long descriptive query (21 words), no rare terms → dense" in out.stdout
-    assert "labels (best route per question):" in out.stdout and "(learned, confidence" in out.stdout
+    out = run_example("route_queries.py", tmp_path, minilm_path)
+    assert 'why: quoted phrase "Hip Hip Pooh-Ray!" → bm25' in out
+    assert "top: Hip Hip Pooh-Ray!" in out
+    assert 'why: identifier "NYSME" → bm25' in out and "top: New York Society of Model Engineers" in out
+    assert "+ relational cue \"related\" → graph+hybrid" in out
+    assert "long descriptive query (21 words), no rare terms → dense" in out
+    assert "labels (best route per question):" in out and "(learned, confidence" in out
     assert (tmp_path / "kb" / "router" / "weights.npy").exists()
-    assert "recall_all@5 on the held-out questions: learned" in out.stdout
+    assert "recall_all@5 on the held-out questions: learned" in out
 
 
 def test_iterative_retrieval_example_streams_the_trace_and_compares(tmp_path, minilm_path):
-    env = {**os.environ, "RAG_PLUGINS_EMBEDDING_MODEL": minilm_path, "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "examples/iterative_retrieval.py", "--kb", str(tmp_path / "kb")]
-    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, out.stderr
-    assert "search 1: 'What government position" in out.stdout
-    assert "bridge: 'American Shirley Temple" in out.stdout and "search 2: " in out.stdout
-    assert "merged top 5: Kiss and Tell (1945 film)" in out.stdout
-    assert "recall_all@5 on the 30 demo questions: single-shot hybrid" in out.stdout
-
-
-def run_example(script, tmp_path, minilm_path, **env):
-    environ = {**os.environ, "RAG_PLUGINS_EMBEDDING_MODEL": minilm_path, "HF_HUB_OFFLINE": "1", **env}
-    out = subprocess.run([sys.executable, f"examples/{script}", "--kb", str(tmp_path / "kb")], cwd=REPO, env=environ,
-                         capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
+    out = run_example("iterative_retrieval.py", tmp_path, minilm_path)
+    assert "search 1: 'What government position" in out
+    assert "bridge: 'American Shirley Temple" in out and "search 2: " in out
+    assert "merged top 5: Kiss and Tell (1945 film)" in out
+    assert "recall_all@5 on the 30 demo questions: single-shot hybrid" in out
 
 
 def test_lcel_chain_example_routes_answers_and_shows_callbacks(tmp_path, minilm_path):

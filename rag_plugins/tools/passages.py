@@ -59,6 +59,13 @@ def format_passages(hits: Sequence[Hit], notice: str = UNTRUSTED_NOTICE) -> str:
     return "\n\n".join(blocks)
 
 
+def passage_records(hits: Sequence[Hit]) -> list[dict[str, Any]]:
+    """The passages as JSON records, numbered as :func:`format_passages` numbers them:
+    what structured tool results (MCP's structured content) carry."""
+    return [{"index": i, "source": h.chunk.id, "document_id": h.document_id, "title": h.chunk.metadata.get("title"),
+             "score": h.score, "scores": dict(h.scores), "text": h.chunk.text} for i, h in enumerate(hits, start=1)]
+
+
 def read_passages(text: str) -> list[dict[str, Any]]:
     """The passages in a tool's text, unescaped: ``index``, ``source``, ``title`` and
     ``text``. A client (or a test) sees exactly what was retrieved.

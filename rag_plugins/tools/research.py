@@ -8,7 +8,7 @@ from typing import Any, Sequence
 from rag_plugins._validation import check_k
 from rag_plugins.iterative.pipeline import IterativePipeline
 from rag_plugins.iterative.trace import IterativeResult
-from rag_plugins.tools.passages import escape, format_passages
+from rag_plugins.tools.passages import escape, format_passages, passage_records
 from rag_plugins.tools.result import ToolResult
 from rag_plugins.tools.spec import ToolSpec, check_arguments
 from rag_plugins.types import Hit
@@ -63,8 +63,7 @@ class ResearchTool:
 def research_result(tool: str, result: IterativeResult, k: int, answer_label: str = DRAFT_LABEL) -> ToolResult:
     hits = list(result.hits[:k])
     data = {key: value for key, value in result.to_dict().items() if key not in ("hits", "steps")}
-    data["passages"] = [{"index": i, "source": h.chunk.id, "document_id": h.document_id, "score": h.score,
-                         "text": h.chunk.text} for i, h in enumerate(hits, start=1)]
+    data["passages"] = passage_records(hits)
     return ToolResult(tool, format_result(result, k, answer_label), hits, data)
 
 

@@ -25,6 +25,11 @@ class ToolResult:
     data: Mapping[str, Any] = field(default_factory=dict)
     is_error: bool = False
 
+    def hit_metadata(self) -> dict[str, Any]:
+        """What each returned hit's framework document also carries: the route decision,
+        the timings and the confidence record, where the call had them."""
+        return {key: self.data[key] for key in ("route", "timings", "confidence") if self.data.get(key)}
+
     @classmethod
     def error(cls, tool: str, message: str) -> "ToolResult":
         return cls(tool, f"Error: {message}", data={"error": message}, is_error=True)

@@ -10,7 +10,7 @@ from typing import Any
 from rag_plugins._validation import check_k
 from rag_plugins.errors import InvalidInputError
 from rag_plugins.protocols import Retriever
-from rag_plugins.tools.passages import escape, format_passages
+from rag_plugins.tools.passages import escape, format_passages, passage_records
 from rag_plugins.tools.result import ToolResult
 from rag_plugins.tools.spec import ToolSpec, check_arguments, search_parameters
 from rag_plugins.tracing import TracedSearch, traced_search
@@ -83,9 +83,6 @@ def search_result(tool: str, search: TracedSearch) -> ToolResult:
     if search.confidence is not None:
         header.append(f"Retrieval confidence: {search.confidence['confidence']:.2f} ({search.confidence['status']})")
     body = (search.message or "Insufficient evidence.") if search.abstained else format_passages(search.hits)
-    record = search.to_dict()
-    record["passages"] = [{"index": i, "source": h.chunk.id, "document_id": h.document_id, "title":
-                           h.chunk.metadata.get("title"), "score": h.score, "scores": dict(h.scores),
-                           "text": h.chunk.text} for i, h in enumerate(search.hits, start=1)]
-    del record["hits"]
+    record = {key: value for key, value in search.to_dict().items() if key != "hits"}
+    record["passages"] = passage_records(search.hits)
     return ToolResult(tool, "\n".join(header) + ("\n\n" if header else "") + body, list(search.hits), record)

@@ -139,7 +139,11 @@ class Toolkit:
         (``{"role": "tool", "tool_call_id", "name", "content"}``). A refused call is not
         raised: its message tells the model what was wrong, so the loop can go on."""
         call_id, name, arguments = parse_tool_call(tool_call)
-        return _tool_message(call_id, name, self._safely(lambda: self.call(name, arguments), name))
+        try:
+            result = self.call(name, arguments)
+        except RagPluginsError as exc:
+            result = ToolResult.error(name, str(exc))
+        return _tool_message(call_id, name, result)
 
     async def adispatch(self, tool_call: Mapping[str, Any]) -> dict[str, Any]:
         call_id, name, arguments = parse_tool_call(tool_call)
@@ -148,13 +152,6 @@ class Toolkit:
         except RagPluginsError as exc:
             result = ToolResult.error(name, str(exc))
         return _tool_message(call_id, name, result)
-
-    @staticmethod
-    def _safely(run: Any, name: str) -> ToolResult:
-        try:
-            return run()
-        except RagPluginsError as exc:
-            return ToolResult.error(name, str(exc))
 
 
 def parse_tool_call(tool_call: Mapping[str, Any]) -> tuple[str | None, str, Any]:

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from rag_plugins import Chunk, Document, Hit, KnowledgeBase
+from rag_plugins import Chunk, Hit
 from rag_plugins.confidence import (
     INSUFFICIENT_EVIDENCE, AbstainingRetriever, ConfidenceEstimator, IsotonicCalibrator, PlattCalibrator,
 )

@@ -1,6 +1,6 @@
 import pytest
 
-from rag_plugins import Document, HybridRetriever, KnowledgeBase
+from rag_plugins import HybridRetriever, KnowledgeBase
 from rag_plugins.errors import InvalidInputError
 from rag_plugins.retrievers.fusion import (
     convex_combination,

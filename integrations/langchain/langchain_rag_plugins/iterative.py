@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any, AsyncIterator, Iterator, Mapping
 
 from langchain_core.callbacks import adispatch_custom_event, dispatch_custom_event
-from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage
 from langchain_core.retrievers import BaseRetriever as LangChainBaseRetriever
 from langchain_core.runnables import Runnable, RunnableConfig

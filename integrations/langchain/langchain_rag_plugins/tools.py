@@ -23,18 +23,18 @@ def langchain_tool(tool: SearchTool | ResearchTool) -> StructuredTool:
     """
 
     def artifact(result: ToolResult) -> tuple[str, list[Document]]:
-        extra = {key: result.data[key] for key in ("route", "timings", "confidence") if result.data.get(key)}
-        return result.content, [hit_to_document(h, {"tool": tool.name, **extra}) for h in result.hits]
+        extra = {"tool": tool.name, **result.hit_metadata()}
+        return result.content, [hit_to_document(h, extra) for h in result.hits]
 
     def run(**arguments: Any) -> tuple[str, list[Document]]:
         try:
-            return artifact(tool.run(_present(arguments)))
+            return artifact(tool.run(arguments))
         except RagPluginsError as exc:
             raise ToolException(str(exc)) from exc
 
     async def arun(**arguments: Any) -> tuple[str, list[Document]]:
         try:
-            return artifact(await tool.arun(_present(arguments)))
+            return artifact(await tool.arun(arguments))
         except RagPluginsError as exc:
             raise ToolException(str(exc)) from exc
 
@@ -68,8 +68,3 @@ def _validation_message(error: Exception) -> str:
         return f"Error: invalid arguments: {error}"
     parts = [f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']} (got {e.get('input')!r})" for e in errors()]
     return "Error: invalid arguments; " + "; ".join(parts) + ". Fix them and call the tool again."
-
-
-def _present(arguments: dict[str, Any]) -> dict[str, Any]:
-    """Drop unset optional arguments (pydantic fills them with None)."""
-    return {key: value for key, value in arguments.items() if value is not None}

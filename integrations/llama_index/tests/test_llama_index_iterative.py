@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 from llama_index.core.base.llms.types import LogProb
-from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.llms import CompletionResponse, CustomLLM, LLMMetadata
 from llama_index.core.llms.callbacks import llm_completion_callback
 from llama_index.core.llms.mock import MockLLM
@@ -30,18 +28,6 @@ from tests.iterative.multihop_data import BRIDGE, QUESTION, build_kb
 @pytest.fixture(scope="module")
 def multihop_kb(tmp_path_factory):
     return build_kb(tmp_path_factory.mktemp("li-multihop"))
-
-
-class Collector(BaseEventHandler):
-    events: list = []
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "IterationCollector"
-
-    def handle(self, event: Any, **kwargs: Any) -> None:
-        if isinstance(event, IterationStepEvent):
-            self.events.append(event)
 
 
 class ScriptedLLM(CustomLLM):
@@ -68,16 +54,12 @@ class ScriptedLLM(CustomLLM):
         yield self.complete(prompt)
 
 
-def test_query_engine_source_nodes_hold_every_iteration(multihop_kb):
+def test_query_engine_source_nodes_hold_every_iteration(multihop_kb, instrumentation_events):
     llm = ScriptedLLM(replies=[(BRIDGE, None), ("Chief of Protocol", None)], prompts=[])
     engine = IterativeQueryEngine(pipeline=IterRetGen(multihop_kb.bm25_retriever(), LlamaIndexGenerator(llm),
                                                       iterations=2, k=3))
-    collector = Collector(events=[])
-    get_dispatcher().add_event_handler(collector)
-    try:
-        response = engine.query(QUESTION)
-    finally:
-        get_dispatcher().event_handlers.remove(collector)
+    response = engine.query(QUESTION)
+    steps = instrumentation_events.of(IterationStepEvent)
     assert str(response) == "Chief of Protocol"
     assert response.metadata["queries"] == [QUESTION, f"{QUESTION} {BRIDGE}"]
     by_iteration = {}
@@ -85,8 +67,8 @@ def test_query_engine_source_nodes_hold_every_iteration(multihop_kb):
         by_iteration.setdefault(node.node.metadata["iteration"], []).append(node.node.metadata["document_id"])
     assert set(by_iteration) == {0, 1} and "temple" in by_iteration[1] and "kiss" in by_iteration[0]
     assert all(len(ids) <= 3 for ids in by_iteration.values())
-    assert [e.step["kind"] for e in collector.events] == ["retrieval", "generation", "retrieval", "generation"]
-    assert collector.events[2].step["query"] == f"{QUESTION} {BRIDGE}" and collector.events[0].question == QUESTION
+    assert [e.step["kind"] for e in steps] == ["retrieval", "generation", "retrieval", "generation"]
+    assert steps[2].step["query"] == f"{QUESTION} {BRIDGE}" and steps[0].question == QUESTION
     assert "Passages:" in llm.prompts[1] and "Shirley Temple Black" in llm.prompts[1]
 
     llm.prompts.clear()

@@ -4,12 +4,8 @@ of ``RetrievalEndEvent``."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from llama_index.core import get_response_synthesizer
-from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events.retrieval import RetrievalEndEvent
 from llama_index.core.llms import MockLLM
 from llama_index.core.query_engine import RetrieverQueryEngine
@@ -21,28 +17,9 @@ from rag_plugins.rerank import CrossEncoderReranker
 from rag_plugins.routing import RoutedRetriever
 
 
-class Collector(BaseEventHandler):
-    events: list[Any] = []
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "Collector"
-
-    def handle(self, event: Any, **kwargs: Any) -> None:
-        self.events.append(event)
-
-
-@pytest.fixture
-def collector():
-    handler = Collector(events=[])
-    get_dispatcher().add_event_handler(handler)
-    yield handler
-    get_dispatcher().event_handlers.remove(handler)
-
-
 @pytest.mark.asyncio
 async def test_a_query_engine_reports_route_scores_rerank_confidence_and_timings(
-        collector, routing_kb, tiny_cross_encoder, abstention_estimator):
+        instrumentation_events, routing_kb, tiny_cross_encoder, abstention_estimator):
     retriever = RagPluginsRetriever(AbstainingRetriever(RoutedRetriever(routing_kb), abstention_estimator,
                                                         abstain_below=0.0), similarity_top_k=4)
     rerank = RagPluginsRerank(CrossEncoderReranker(tiny_cross_encoder, device="cpu"), top_n=2)
@@ -50,7 +27,7 @@ async def test_a_query_engine_reports_route_scores_rerank_confidence_and_timings
                                   response_synthesizer=get_response_synthesizer(llm=MockLLM()))
     response = await engine.aquery("what does E4012 mean")
 
-    searches = [e.record for e in collector.events if isinstance(e, SearchTraceEvent)]
+    searches = [e.record for e in instrumentation_events.of(SearchTraceEvent)]
     assert [s["retriever"] for s in searches] == ["routed", "RagPluginsRerank"]
     retrieval, reranking = searches
     assert retrieval["route"]["routes"] == {"bm25": 1.0} and retrieval["confidence"]["status"]
@@ -58,11 +35,11 @@ async def test_a_query_engine_reports_route_scores_rerank_confidence_and_timings
     assert {"rerank", "total"} <= set(reranking["timings"]) and len(reranking["hits"]) == 2
     assert all("rerank" in h["scores"] and "routed" in h["scores"] for h in reranking["hits"])
 
-    [ended] = [e for e in collector.events if isinstance(e, RetrievalEndEvent)]
+    [ended] = instrumentation_events.of(RetrievalEndEvent)
     meta = ended.nodes[0].node.metadata
     assert meta["evidence"]["route"]["reasons"] == ['identifier "E4012" → bm25']
     assert 0.0 <= meta["confidence"] <= 1.0 and "total" in meta["timings"]
     assert "timings" in ended.nodes[0].node.excluded_llm_metadata_keys  # kept out of the prompt
-    [route] = [e for e in collector.events if isinstance(e, RouteDecisionEvent)]
+    [route] = instrumentation_events.of(RouteDecisionEvent)
     assert route.decision == retrieval["route"]
     assert response.source_nodes[0].node.metadata["scores"]["rerank"] == reranking["hits"][0]["scores"]["rerank"]

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.llms import CompletionResponse, CustomLLM, LLMMetadata
 from llama_index.core.llms.callbacks import llm_completion_callback
 from llama_index.core.llms.mock import MockLLM
@@ -22,18 +20,6 @@ from rag_plugins.routing import QueryFeatures, RoutedRetriever
 from rag_plugins.tools import read_passages
 
 ROUTES = ("bm25", "dense", "hybrid")
-
-
-class Collector(BaseEventHandler):
-    events: list = []
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "Collector"
-
-    def handle(self, event: Any, **kwargs: Any) -> None:
-        if isinstance(event, RouteDecisionEvent):
-            self.events.append(event)
 
 
 class ScriptedLLM(CustomLLM):
@@ -54,16 +40,11 @@ class ScriptedLLM(CustomLLM):
         yield self.complete(prompt)
 
 
-def test_the_route_decision_is_an_instrumentation_event_and_node_metadata(adapter_kb):
-    collector = Collector(events=[])
-    get_dispatcher().add_event_handler(collector)
-    try:
-        retriever = RagPluginsRetriever(RoutedRetriever(adapter_kb), similarity_top_k=1)
-        nodes = retriever.retrieve("what does BM25 stand for")
-        asyncio.run(retriever.aretrieve("sourdough starter"))
-    finally:
-        get_dispatcher().event_handlers.remove(collector)
-    first, second = collector.events
+def test_the_route_decision_is_an_instrumentation_event_and_node_metadata(adapter_kb, instrumentation_events):
+    retriever = RagPluginsRetriever(RoutedRetriever(adapter_kb), similarity_top_k=1)
+    nodes = retriever.retrieve("what does BM25 stand for")
+    asyncio.run(retriever.aretrieve("sourdough starter"))
+    first, second = instrumentation_events.of(RouteDecisionEvent)
     assert first.query == "what does BM25 stand for"
     assert first.decision["routes"] == {"bm25": 1.0} and first.decision["reasons"] == ['identifier "BM25" → bm25']
     assert set(first.timings) == {"routing", "retrieval", "total"} and second.query == "sourdough starter"

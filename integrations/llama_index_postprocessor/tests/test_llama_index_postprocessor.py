@@ -5,7 +5,7 @@ import pytest
 from llama_index.core.llms import MockLLM
 from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.response_synthesizers import get_response_synthesizer
-from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.core.schema import NodeWithScore, TextNode
 
 from llama_index.postprocessor.rag_plugins import RagPluginsRerank
 from llama_index.retrievers.rag_plugins import RagPluginsRetriever

@@ -14,7 +14,7 @@ from llama_index.core.llms import LLM
 from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.schema import NodeWithScore
 from llama_index.core.tools import FunctionTool
-from llama_index.retrievers.rag_plugins.base import hit_to_node, nodes_to_hits
+from llama_index.retrievers.rag_plugins.base import hit_to_node
 from llama_index.retrievers.rag_plugins.tools import llama_index_tool
 from pydantic import ConfigDict
 

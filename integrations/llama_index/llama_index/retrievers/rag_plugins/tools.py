@@ -48,21 +48,21 @@ def llama_index_tool(tool: SearchTool | ResearchTool) -> FunctionTool:
 
     def run(**arguments: Any) -> tuple[dict[str, Any], ToolResult]:
         try:
-            return arguments, tool.run(_present(arguments))
+            return arguments, tool.run(arguments)
         except RagPluginsError as exc:
             return arguments, ToolResult.error(tool.name, str(exc))
 
     async def arun(**arguments: Any) -> tuple[dict[str, Any], ToolResult]:
         try:
-            return arguments, await tool.arun(_present(arguments))
+            return arguments, await tool.arun(arguments)
         except RagPluginsError as exc:
             return arguments, ToolResult.error(tool.name, str(exc))
 
     def output(called: tuple[dict[str, Any], ToolResult]) -> ToolOutput:
         arguments, result = called
-        extra = {key: result.data[key] for key in ("route", "timings", "confidence") if result.data.get(key)}
+        extra = {"tool": tool.name, **result.hit_metadata()}
         return ToolOutput(tool_name=tool.name, content=result.content, raw_input={"kwargs": arguments},
-                          raw_output=[hit_to_node(h, {"tool": tool.name, **extra}) for h in result.hits],
+                          raw_output=[hit_to_node(h, extra) for h in result.hits],
                           is_error=result.is_error)
 
     async def aoutput(called: tuple[dict[str, Any], ToolResult]) -> ToolOutput:
@@ -138,7 +138,3 @@ def _query(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     if not isinstance(query, str) or not query.strip():
         raise RagPluginsError("the search tool needs a non-empty 'input' query")
     return query
-
-
-def _present(arguments: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in arguments.items() if value is not None}
