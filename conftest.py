@@ -102,3 +102,12 @@ def routing_kb(tmp_path_factory, minilm_path):
     kb.upsert([Document(i, text, {"title": title}) for i, title, text in CORPUS])
     kb.commit()
     return kb
+
+
+@pytest.fixture(scope="session")
+def tenant_kb(tmp_path_factory, minilm_path):
+    """Two tenants (``tenant`` A and B) in one base with every route: what the tenancy
+    tests of the core, the MCP server and both adapters search (see tests/tenancy_data.py)."""
+    from tests.tenancy_data import build_tenant_kb
+
+    return build_tenant_kb(tmp_path_factory.mktemp("tenant-kb"), embedder=minilm_path)

@@ -5,6 +5,7 @@ The core imports no framework; adapters live in the ``integrations/`` distributi
 
 from rag_plugins.chunking import StructureAwareChunker
 from rag_plugins.errors import RagPluginsError
+from rag_plugins.filter_policy import FilterPolicy
 from rag_plugins.protocols import Embedder, Retriever
 from rag_plugins.retrievers import (
     BM25Params,
@@ -20,7 +21,7 @@ from rag_plugins.types import Chunk, Document, Hit
 __version__ = "0.1.0"
 
 __all__ = [
-    "Analyzer", "BM25Params", "BM25Retriever", "Chunk", "DenseRetriever", "Document", "Embedder",
+    "Analyzer", "BM25Params", "BM25Retriever", "Chunk", "DenseRetriever", "Document", "Embedder", "FilterPolicy",
     "Hit", "HybridRetriever", "KnowledgeBase", "RagPluginsError", "Retriever",
     "StructureAwareChunker", "VectorIndexConfig", "__version__",
 ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+import numbers
+from typing import Any, Mapping
 
 from rag_plugins.errors import InvalidInputError, InvalidQueryError
 
@@ -15,12 +16,66 @@ def check_query(query: Any) -> str:
         )
     if not query.strip():
         raise InvalidQueryError("query is empty or whitespace; pass a non-empty question")
-    return query
+    return check_text(query, "query", InvalidQueryError)
+
+
+def check_text(value: str, what: str, error: type[InvalidInputError] = InvalidInputError) -> str:
+    r"""``value`` if it is valid Unicode text (encodable as UTF-8), else ``error`` naming
+    ``what`` and the position. Lone surrogates are what ``errors="surrogateescape"``
+    decoding or a broken JSON ``\ud8xx`` escape leave behind.
+
+    >>> check_text("caf\u00e9", "query")
+    'café'
+    >>> check_text("caf\udce9", "query")
+    Traceback (most recent call last):
+    ...
+    rag_plugins.errors.InvalidInputError: query has a lone surrogate '\udce9' at position 3, which is not valid Unicode text and cannot be stored or embedded; decode the source bytes as UTF-8 with errors="replace" (or fix the text)
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise error(
+            f"{what} has a lone surrogate {value[exc.start]!r} at position {exc.start}, which is not valid "
+            'Unicode text and cannot be stored or embedded; decode the source bytes as UTF-8 with errors="replace" '
+            "(or fix the text)"
+        ) from None
+    return value
+
+
+def check_texts_in(value: Any, what: str, error: type[InvalidInputError] = InvalidInputError) -> None:
+    r""":func:`check_text` on every str in ``value``: mapping keys and values and list
+    items at any depth (the walk is iterative, so nesting cannot exhaust the stack).
+
+    >>> check_texts_in({"tags": ["ok", "bad\udc80"]}, "metadata")
+    Traceback (most recent call last):
+    ...
+    rag_plugins.errors.InvalidInputError: metadata['tags'][1] has a lone surrogate '\udc80' at position 3, which is not valid Unicode text and cannot be stored or embedded; decode the source bytes as UTF-8 with errors="replace" (or fix the text)
+    """
+    stack: list[tuple[Any, str]] = [(value, what)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            check_text(item, where, error)
+        elif isinstance(item, Mapping):
+            for key, child in item.items():
+                if isinstance(key, str):
+                    check_text(key, f"a key of {where}", error)
+                stack.append((child, f"{where}[{key!r}]"))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(item))
 
 
 def check_k(k: Any, name: str = "k") -> int:
-    if isinstance(k, bool) or not isinstance(k, int):
+    """``k`` as a plain int: any integral number is accepted (numpy's too), never a bool
+    or a float.
+
+    >>> import numpy as np
+    >>> check_k(np.int64(5))
+    5
+    """
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise InvalidInputError(f"{name} must be an int, got {k!r}")
+    k = int(k)
     if k <= 0:
         raise InvalidInputError(f"{name} must be greater than 0, got {k}; ask for at least one hit")
     return k

@@ -40,7 +40,11 @@ class InvalidFilterError(InvalidInputError):
 
 
 class UnknownFilterFieldError(InvalidFilterError):
-    """A metadata filter names a field that no chunk in the index has."""
+    """A metadata filter names a field that no chunk in the index has (``field``)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class EmptyIndexError(RagPluginsError, ValueError):
@@ -86,3 +90,7 @@ class ExtractionError(InvalidInputError):
 
 class ToolCallError(InvalidInputError):
     """An agent's tool call names no known tool or has arguments the tool's schema refuses."""
+
+
+class ReadOnlyKnowledgeBaseError(RagPluginsError):
+    """A knowledge base opened with ``read_only=True`` was asked to change."""

@@ -10,6 +10,10 @@ A filter is a mapping, MongoDB-style:
 Top-level keys are combined with AND. ``document_id`` and ``chunk_id`` are always
 filterable. A field that no chunk has raises :class:`UnknownFilterFieldError`, because a
 typo would otherwise silently return nothing.
+
+``None`` is the only way to say "no filter": an empty mapping, ``[]``, ``""`` or ``0``
+raise :class:`InvalidFilterError` (:func:`check_filters`), as does a filter nesting
+dicts and lists more than :data:`MAX_FILTER_DEPTH` deep.
 """
 
 from __future__ import annotations
@@ -19,10 +23,81 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from rag_plugins._validation import check_texts_in
 from rag_plugins.errors import InvalidFilterError, UnknownFilterFieldError
 
 _OPERATORS = {"$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$exists"}
 _MISSING = object()
+
+MAX_FILTER_DEPTH = 32
+"""How deep dicts and lists may nest in one filter (``{"$and": [{"a": 1}]}`` is 3 deep)."""
+
+
+def check_filters(filters: Any, *, operators: bool = True,
+                  max_depth: int = MAX_FILTER_DEPTH) -> Mapping[str, Any] | None:
+    """``filters`` if it is a well-formed filter, None if it is None; anything else raises
+    :class:`InvalidFilterError` saying what to send. With ``operators=False`` only equality
+    is accepted (``{"field": value}``): no ``$`` key anywhere. Field names are checked
+    later, against the index.
+
+    The walk is iterative, so no nesting can exhaust the interpreter's stack.
+
+    >>> check_filters({"tenant": "A"})
+    {'tenant': 'A'}
+    >>> check_filters([])
+    Traceback (most recent call last):
+    ...
+    rag_plugins.errors.InvalidFilterError: filters must be a mapping like {'field': value}, got list; pass None (or omit filters) to search everything
+    >>> check_filters({"tenant": {"$ne": "A"}}, operators=False)
+    Traceback (most recent call last):
+    ...
+    rag_plugins.errors.InvalidFilterError: the filter operator '$ne' is not allowed here; send equality filters like {"field": value}, or omit filters
+    """
+    if filters is None:
+        return None
+    stack: list[tuple[Any, int, bool]] = [(filters, 1, True)]  # (value, depth, is a filter clause)
+    while stack:
+        value, depth, clause = stack.pop()
+        if depth > max_depth and (clause or isinstance(value, (Mapping, list, tuple))):
+            raise InvalidFilterError(f"filters nest dicts and lists more than {max_depth} deep; flatten them "
+                                     "(e.g. one $and of equality clauses)")
+        if clause:
+            _check_clause(value, operators)
+            for key, condition in value.items():
+                if key in ("$and", "$or"):
+                    stack.extend((c, depth + 2, True) for c in condition)
+                else:
+                    stack.append((condition, depth + 1, key == "$not"))
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                if isinstance(key, str) and key.startswith("$") and not operators:
+                    raise _operator_refused(key)
+                stack.append((item, depth + 1, False))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((item, depth + 1, False) for item in value)
+    check_texts_in(filters, "filters", InvalidFilterError)
+    return filters
+
+
+def _check_clause(value: Any, operators: bool) -> None:
+    if not isinstance(value, Mapping):
+        raise InvalidFilterError(f"filters must be a mapping like {{'field': value}}, got {type(value).__name__}; "
+                                 "pass None (or omit filters) to search everything")
+    if not value:
+        raise InvalidFilterError("filters is an empty mapping; name at least one field, or pass None "
+                                 "(omit filters) to search everything")
+    for key, condition in value.items():
+        if not isinstance(key, str):
+            raise InvalidFilterError(f"filter field names are strings, got {key!r}")
+        if key.startswith("$") and not operators:
+            raise _operator_refused(key)
+        if key in ("$and", "$or") and (not isinstance(condition, list) or not condition):
+            raise InvalidFilterError(f"{key} takes a non-empty list of filters")
+
+
+def _operator_refused(op: str) -> InvalidFilterError:
+    return InvalidFilterError(f"the filter operator {op!r} is not allowed here; send equality filters like "
+                              '{"field": value}, or omit filters')
 
 
 def _key(value: Any) -> Any:
@@ -70,10 +145,11 @@ class MetadataIndex:
         return set(self._values)
 
     def mask(self, filters: Mapping[str, Any]) -> np.ndarray:
-        if not isinstance(filters, Mapping):
-            raise InvalidFilterError(
-                f"filters must be a mapping like {{'field': value}}, got {type(filters).__name__}"
-            )
+        if filters is None:
+            raise InvalidFilterError("mask needs a filter; None means no filter, so every row passes")
+        return self._mask(check_filters(filters))
+
+    def _mask(self, filters: Mapping[str, Any]) -> np.ndarray:
         result = np.ones(self.size, dtype=bool)
         for name, condition in filters.items():
             result &= self._clause(name, condition)
@@ -81,12 +157,10 @@ class MetadataIndex:
 
     def _clause(self, name: str, condition: Any) -> np.ndarray:
         if name in ("$and", "$or"):
-            if not isinstance(condition, list) or not condition:
-                raise InvalidFilterError(f"{name} takes a non-empty list of filters")
-            masks = [self.mask(c) for c in condition]
+            masks = [self._mask(c) for c in condition]
             return np.logical_and.reduce(masks) if name == "$and" else np.logical_or.reduce(masks)
         if name == "$not":
-            return ~self.mask(condition)
+            return ~self._mask(condition)
         if name.startswith("$"):
             raise InvalidFilterError(
                 f"unknown logical operator {name!r}; use $and, $or or $not at the top level"
@@ -95,7 +169,8 @@ class MetadataIndex:
             known = ", ".join(sorted(self._values)) or "(none)"
             raise UnknownFilterFieldError(
                 f"no chunk has the metadata field {name!r}; filterable fields are: {known}. "
-                "Check the spelling, or add the field to your documents' metadata."
+                "Check the spelling, or add the field to your documents' metadata.",
+                field=name,
             )
         if isinstance(condition, Mapping) and any(str(k).startswith("$") for k in condition):
             out = np.ones(self.size, dtype=bool)

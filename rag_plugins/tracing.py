@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from rag_plugins._validation import check_k, check_query
+from rag_plugins.filters import check_filters
 from rag_plugins.protocols import Filters, Retriever
 from rag_plugins.types import Hit
 
@@ -86,7 +87,8 @@ def traced_search(retriever: Retriever, query: str, k: int = 10, filters: Filter
     ('a', ['retrieval', 'total'])
     """
     check_query(query)
-    check_k(k)
+    k = check_k(k)
+    check_filters(filters)
     start = time.perf_counter()
     timings: dict[str, float] = {}
     fetch = max(k, depth or k) if reranker is not None else k

@@ -33,6 +33,7 @@ class CountingEmbedder:
     dimension = property(lambda self: self.inner.dimension)
     normalize = property(lambda self: self.inner.normalize)
     fingerprint = property(lambda self: self.inner.fingerprint)
+    legacy_fingerprint = property(lambda self: self.inner.legacy_fingerprint)
     max_seq_length = property(lambda self: self.inner.max_seq_length)
 
     def count_tokens(self, text: str) -> int:

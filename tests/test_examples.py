@@ -85,3 +85,11 @@ def test_mcp_server_example_serves_and_calls_tools(tmp_path, minilm_path):
     assert 'search -> Route: bm25 (identifier "NYSME" → bm25)' in out
     assert "a refused call comes back as a tool error: True: Error: search: route must be one of" in out
     assert '"serve-mcp"' in out
+
+
+def test_serve_while_writing_example_follows_the_writer_and_survives_kill_9(tmp_path, minilm_path):
+    out = run_example("serve_while_writing.py", tmp_path, minilm_path)
+    assert "second writer: KnowledgeBaseLockedError" in out and "is open for writing by pid" in out
+    assert "reader: generation 4, 43 chunks, top hit 'New York Society of Model Engineers'" in out
+    assert "reader followed 4 generations without reopening" in out
+    assert "the base is whole" in out

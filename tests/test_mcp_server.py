@@ -3,6 +3,7 @@ driven by the MCP Python client, serving a base written by ``rag-plugins eval --
 
 import os
 import sys
+from contextlib import nullcontext
 
 import pytest
 
@@ -84,3 +85,74 @@ def test_serve_mcp_refuses_a_directory_that_is_not_a_knowledge_base(tmp_path, ca
     assert main(["serve-mcp", str(tmp_path / "nothing")]) == 2
     assert "is not a knowledge base; create one with: rag-plugins index" in capsys.readouterr().err
     assert not (tmp_path / "nothing").exists()
+
+
+@pytest.fixture(scope="module")
+def tenant_dir(tmp_path_factory):
+    from tests.tenancy_data import build_tenant_kb
+
+    directory = tmp_path_factory.mktemp("tenants")
+    build_tenant_kb(directory).close()
+    return directory
+
+
+async def _tenants_seen(session, tool, arguments):
+    result = await session.call_tool(tool, arguments)
+    assert not result.is_error, result.content[0].text
+    return {p["document_id"][0] for p in result.structured_content["passages"]}
+
+
+@pytest.mark.asyncio
+async def test_a_pinned_server_never_returns_another_tenants_passages(tenant_dir, tmp_path):
+    from mcp import ClientSession, stdio_client
+
+    from tests.tenancy_data import ATTACKS
+
+    query = {"query": "Alice Smith Acme Corp merger salary recall inverters", "k": 6}
+    pin = ["--pin-filter", '{"tenant": "A"}']
+    with open(tmp_path / "server.err", "w") as errlog:
+        async with stdio_client(server_params(str(tenant_dir), *pin), errlog=errlog) as (read, write), \
+                ClientSession(read, write, read_timeout_seconds=120) as session:
+            await session.initialize()
+            tools = [t.name for t in (await session.list_tools()).tools]
+            assert tools == ["search", "search_bm25", "search_graph"]
+            served = await session.call_tool("search_bm25", query)
+            scores = {p["source"]: p["scores"]["bm25"] for p in served.structured_content["passages"]}
+            assert scores == _bm25_scores_of_tenant_a_alone(tmp_path, query)  # B's text moves nothing
+            for tool in tools:
+                assert await _tenants_seen(session, tool, query) == {"a"}
+                for attack in ATTACKS:
+                    refused = await session.call_tool(tool, {**query, "filters": attack})
+                    assert refused.is_error and "not allowed here" in refused.content[0].text
+                assert await _tenants_seen(session, tool, {**query, "filters": {"tenant": "B"}}) == set()
+
+        async with stdio_client(server_params(str(tenant_dir), *pin, "--allow-filter-operators"),
+                                errlog=errlog) as (read, write), \
+                ClientSession(read, write, read_timeout_seconds=120) as session:
+            await session.initialize()
+            for tool in ["search", "search_bm25", "search_graph"]:
+                for attack in ATTACKS:
+                    assert await _tenants_seen(session, tool, {**query, "filters": attack}) <= {"a"}
+
+
+@pytest.mark.parametrize("pin, message", [
+    ("{tenant: A}", "argument --pin-filter: not JSON"),
+    ("[]", "filters must be a mapping"),
+    ('{"tennant": "A"}', "no chunk has the metadata field 'tennant'"),
+])
+def test_serve_mcp_refuses_a_bad_pinned_filter_before_serving(tenant_dir, capsys, pin, message):
+    with pytest.raises(SystemExit) if "JSON" in message else nullcontext():
+        assert main(["serve-mcp", str(tenant_dir), "--pin-filter", pin]) == 2
+    assert message in capsys.readouterr().err
+
+
+def _bm25_scores_of_tenant_a_alone(tmp_path, query):
+    """What BM25 scores on a base holding tenant A's documents only: what a pinned server
+    must give, since it computes BM25 statistics over what the pin admits."""
+    from rag_plugins import KnowledgeBase
+    from tests.tenancy_data import tenant_documents
+
+    with KnowledgeBase.open(tmp_path / "a-alone", graph=True, show_progress=False) as kb:
+        kb.upsert([d for d in tenant_documents() if d.metadata["tenant"] == "A"])
+        kb.commit()
+        return {h.chunk.id: h.score for h in kb.bm25_retriever().retrieve(query["query"], k=query["k"])}

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from rag_plugins.embeddings.sentence_transformer import DEFAULT_EMBEDDING_MODEL
-from rag_plugins.errors import RagPluginsError
+from rag_plugins.errors import KnowledgeBaseLockedError, RagPluginsError
 from rag_plugins.store.knowledge_base import KnowledgeBase
+from rag_plugins.store.locks import WriterLock
 
 RETRIEVERS = ("bm25", "dense", "hybrid", "graph", "graph+hybrid", "routed", "iterative")
 ITERATIVE_BASES = ("bm25", "dense", "hybrid", "graph+hybrid")
@@ -198,13 +199,17 @@ def dataset_kb(dataset: Any, args: argparse.Namespace, dense: bool, graph: bool 
     if args.index_dir:
         directory = Path(args.index_dir)
         if args.rebuild and (directory / "kb.sqlite").exists():
+            lock = WriterLock.acquire(directory)  # never delete a base another process is writing
             shutil.rmtree(directory)
+            lock.release()
     else:
         temp = tempfile.mkdtemp(prefix="rag-plugins-")
         directory = Path(temp)
     try:
         try:
             kb = open_kb(directory, args, dense, graph, require_graph)
+        except KnowledgeBaseLockedError:
+            raise
         except RagPluginsError as exc:
             raise RagPluginsError(f"{exc}\nThe index in {directory} does not match this run; "
                                   "pass --rebuild to rebuild it, or choose another --index-dir") from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from rag_plugins.cli.common import add_model_args, open_kb
@@ -15,16 +16,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-dense", action="store_true", help="BM25 only, no embedding model")
     p.add_argument("--graph", action="store_true", help="also build a knowledge graph (new bases; no LLM needed)")
     p.add_argument("--prune", action="store_true", help="delete documents whose files are gone from the given folders")
+    p.add_argument("--follow-symlinks", action="store_true",
+                   help="follow symlinks whose target is outside the given folders (skipped by default)")
     add_model_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from rag_plugins.loaders import load_documents
+    from rag_plugins.loaders import SkippedPath, load_documents
 
     kb = open_kb(Path(args.kb), args, dense=not args.no_dense, graph=args.graph)
     with kb:
-        docs = list(load_documents(args.paths))
+        skipped: list[SkippedPath] = []
+        docs = list(load_documents(args.paths, follow_symlinks=args.follow_symlinks, skipped=skipped))
+        for skip in skipped:
+            print(f"skipped {skip}", file=sys.stderr)
         result = kb.upsert(docs)
         deleted: list[str] = []
         if args.prune:

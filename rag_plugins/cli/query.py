@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     directory = Path(args.kb)
     if not (directory / "kb.sqlite").exists():
         raise RagPluginsError(f"{directory} is not a knowledge base; create it with: rag-plugins index PATH --kb {directory}")
-    with KnowledgeBase.open(directory, embedder=args.embedding_model) as kb:
+    with KnowledgeBase.open(directory, embedder=args.embedding_model, read_only=True) as kb:
         kind = args.retriever
         if kind.startswith("graph") and kb.knowledge_graph is None:
             raise RagPluginsError(f"{directory} has no knowledge graph; build one with: "

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from rag_plugins.cli.common import add_router_args, make_router
-from rag_plugins.errors import RagPluginsError
+from rag_plugins.errors import EmptyIndexError, RagPluginsError
 from rag_plugins.store.knowledge_base import KnowledgeBase
 
 
@@ -27,6 +29,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-k", type=int, default=20, help="the most passages a model may ask for (default 20)")
     p.add_argument("--no-route-tools", action="store_true", help="offer only 'search' (routed), not search_<route>")
     p.add_argument("--no-multi-hop", action="store_true", help="do not offer multi_hop_search")
+    p.add_argument("--pin-filter", metavar="JSON", type=_filter_json,
+                   help='a metadata filter every search runs under, e.g. \'{"tenant": "A"}\'; '
+                        "a model's filters can only narrow it")
+    p.add_argument("--allow-filter-operators", action="store_true",
+                   help="let the model's filters use operators ($ne, $gt, $or, ...); default: equality only")
+    p.add_argument("--bm25-statistics", choices=("collection", "filtered"),
+                   help="what filtered BM25 computes IDF over: the whole base, or only what the filter admits "
+                        "(default: filtered with --pin-filter, so tenants' term statistics stay apart)")
     p.add_argument("--name", default="rag-plugins", help="the server name clients show")
     p.add_argument("--log-level", default="WARNING", help="stderr log level; INFO logs every search as a record")
     p.set_defaults(func=run)
@@ -42,7 +52,11 @@ def run(args: argparse.Namespace) -> int:
     if not (directory / "kb.sqlite").exists():
         raise RagPluginsError(f"{directory} is not a knowledge base; create one with: "
                               f"rag-plugins index PATH --kb {directory}")
-    with KnowledgeBase.open(directory, embedder=args.embedding_model) as kb:
+    statistics = args.bm25_statistics or ("filtered" if args.pin_filter is not None else "collection")
+    with KnowledgeBase.open(directory, embedder=args.embedding_model, read_only=True,
+                            bm25_statistics=statistics) as kb:
+        if args.pin_filter is not None:
+            _check_pin(kb, args.pin_filter)
         reranker = estimator = None
         if args.rerank:
             from rag_plugins.rerank import CrossEncoderReranker
@@ -56,7 +70,28 @@ def run(args: argparse.Namespace) -> int:
         toolkit = Toolkit.from_knowledge_base(
             kb, router=make_router(args), route_tools=not args.no_route_tools, reranker=reranker,
             depth=args.rerank_depth, estimator=estimator, abstain_below=args.abstain_below,
-            iterative=False if args.no_multi_hop else "auto", k=args.k, max_k=args.max_k)
+            iterative=False if args.no_multi_hop else "auto", k=args.k, max_k=args.max_k,
+            pinned_filters=args.pin_filter, allow_filter_operators=args.allow_filter_operators)
         logging.getLogger("rag_plugins.mcp").info("serving %s: tools %s", directory, toolkit.names)
         asyncio.run(serve_stdio(toolkit, name=args.name))
     return 0
+
+
+def _check_pin(kb: KnowledgeBase, pin: Any) -> None:
+    """Refuse to start with a pinned filter that names a field no chunk has (a typo
+    would otherwise refuse every search), and log how many chunks it lets through."""
+    from rag_plugins.filter_policy import FilterPolicy
+
+    pinned = FilterPolicy(pin).pinned
+    try:
+        visible = int(kb.searchable_snapshot().metadata.mask(pinned).sum())
+    except EmptyIndexError:
+        return
+    logging.getLogger("rag_plugins.mcp").info("pinned filter %s: %d chunks searchable", json.dumps(pinned), visible)
+
+
+def _filter_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON ({exc}); write it like '{{\"tenant\": \"A\"}}'") from exc

@@ -85,13 +85,13 @@ class AbstainingRetriever(BaseRetriever):
 
     def retrieve_with_confidence(self, query: str, k: int = 10, filters: Filters | None = None) -> RetrievalResult:
         check_query(query)
-        check_k(k)
+        k = check_k(k)
         return self.policy.decide(query, self.retriever.retrieve(query, k=k, filters=filters))
 
     async def aretrieve_with_confidence(self, query: str, k: int = 10, filters: Filters | None = None
                                         ) -> RetrievalResult:
         check_query(query)
-        check_k(k)
+        k = check_k(k)
         return await asyncio.to_thread(self.retrieve_with_confidence, query, k, filters)
 
     def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:

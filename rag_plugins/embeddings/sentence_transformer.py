@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Sequence
 
 import numpy as np
 
 from rag_plugins._deps import require
 from rag_plugins._device import LazyModel
+from rag_plugins._model_files import model_directory
+from rag_plugins._validation import check_text
+from rag_plugins.embeddings import fingerprint as fp
 from rag_plugins.embeddings.validation import check_embeddings
+from rag_plugins.errors import InvalidInputError
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -19,8 +22,10 @@ class SentenceTransformerEmbedder(LazyModel):
 
     The model loads on first use (or :meth:`warm_up`). Queries and documents go through
     ``encode_query`` / ``encode_document``, so models with prompts (E5, BGE, ...) get them.
-    ``fingerprint`` hashes the architecture and a sample of every weight tensor, so two
-    models with the same dimension are still told apart.
+    ``fingerprint`` (``sha256:...``) hashes the architecture, the vocabulary and every byte
+    of every weight tensor, so two models differing in a single weight are told apart; it is
+    cached on disk by the model files' identity (see :mod:`rag_plugins.embeddings.fingerprint`).
+    ``legacy_fingerprint`` is the sampled form older knowledge bases recorded.
 
     >>> embedder = SentenceTransformerEmbedder("sentence-transformers/all-MiniLM-L6-v2")
     >>> embedder.embed_queries(["what is BM25?"]).shape  # doctest: +SKIP
@@ -48,9 +53,11 @@ class SentenceTransformerEmbedder(LazyModel):
         self.show_progress = show_progress
         self.model_kwargs = model_kwargs or {}
         self._fingerprint: str | None = None
+        self._files_key: dict[str, Any] | None = None
 
     def _load(self, device: str) -> Any:
         st = require("sentence_transformers", "Dense embeddings")
+        self._files_key = self._current_files_key()  # before loading: what the weights came from
         model = st.SentenceTransformer(self.model_id, device=device, revision=self.revision, **self.model_kwargs)
         if self._max_seq_length:
             model.max_seq_length = self._max_seq_length
@@ -70,16 +77,23 @@ class SentenceTransformerEmbedder(LazyModel):
 
     @property
     def fingerprint(self) -> str:
+        """``sha256:`` + a hash of every byte of the loaded weights (cached on disk)."""
         if self._fingerprint is None:
-            torch = require("torch", "Dense embeddings")
-            digest = hashlib.sha256(f"{self.model!r}|{self.model.max_seq_length}".encode())
-            with torch.no_grad():
-                for name, tensor in sorted(self.model.state_dict().items()):
-                    sample = tensor.detach().flatten()[:4096].to("cpu", torch.float32).numpy()
-                    digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
-                    digest.update(sample.tobytes())
-            self._fingerprint = digest.hexdigest()[:32]
+            model = self.model
+            self._fingerprint = fp.cached_fingerprint(self._files_key, lambda: fp.full_fingerprint(model),
+                                                      self._current_files_key)
         return self._fingerprint
+
+    @property
+    def legacy_fingerprint(self) -> str:
+        """The sampled fingerprint (first 4,096 elements of each tensor) that knowledge bases
+        recorded before ``fingerprint`` hashed every byte; only for recognising those bases."""
+        return fp.legacy_fingerprint(self.model)
+
+    def _current_files_key(self) -> dict[str, Any] | None:
+        settings = {"model_id": self.model_id, "revision": self.revision,
+                    "max_seq_length": self._max_seq_length, "model_kwargs": self.model_kwargs}
+        return fp.files_key(model_directory(self.model_id, self.revision), settings)
 
     def count_tokens(self, text: str) -> int:
         """Length of ``text`` in the model's tokens, special tokens excluded."""
@@ -93,8 +107,12 @@ class SentenceTransformerEmbedder(LazyModel):
 
     def _encode(self, texts: Sequence[str], encode: Any, show: bool) -> np.ndarray:
         texts = list(texts)
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise InvalidInputError(f"text {i} to embed is a {type(text).__name__}, not a str; pass text")
+            check_text(text, f"text {i} to embed")
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         out = encode(texts, batch_size=self.batch_size, normalize_embeddings=self.normalize,
                      convert_to_numpy=True, show_progress_bar=show)
-        return check_embeddings(out, len(texts), None, self.model_id)
+        return check_embeddings(out, len(texts), None, self.model_id, self.normalize)

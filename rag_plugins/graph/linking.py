@@ -39,7 +39,10 @@ class EntityLinker:
     Longest n-grams are matched first and matches do not overlap. A capitalised span of
     the query that matches nothing exactly is matched fuzzily (rapidfuzz ratio ≥
     ``fuzzy_threshold``). ``dense`` (query → entity similarities) adds entities whose
-    names are semantically close (cosine ≥ ``dense_threshold``).
+    names are semantically close (cosine ≥ ``dense_threshold``). Given ``visible`` (a
+    bool per node, :meth:`GraphIndex.visible_nodes`), only visible entities are matched,
+    so a longer name that only hidden chunks use does not hide the shorter visible ones,
+    and seed weights count visible chunks only.
     """
 
     def __init__(self, index: GraphIndex, fuzzy_threshold: float = 90.0, dense_threshold: float = 0.8,
@@ -50,10 +53,19 @@ class EntityLinker:
         self.max_seeds = max_seeds
         self._choices: list[str] | None = None
 
-    def link(self, query: str, embed: Callable[[list[str]], np.ndarray] | None = None) -> list[Seed]:
+    def link(self, query: str, embed: Callable[[list[str]], np.ndarray] | None = None,
+             visible: np.ndarray | None = None) -> list[Seed]:
         """Seeds for ``query``, best first; ``embed`` (spans → unit vectors) enables dense
-        linking of spans that match no name exactly or fuzzily."""
+        linking of spans that match no name exactly or fuzzily; ``visible`` restricts
+        the entities to those a filtered search may see."""
         idx = self.index
+        df, chunk_count = idx.document_frequency(visible)
+
+        def weight(node: int, text: str) -> float:
+            """Inverse document frequency, boosted for names written with capitals."""
+            idf = math.log(1 + chunk_count / max(1.0, df[node]))
+            return idf * (1.5 if any(_capitalised(w) for w in text.split()) else 1.0)
+
         words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(query)]
         used = [False] * len(words)
         seeds: dict[int, Seed] = {}
@@ -64,45 +76,44 @@ class EntityLinker:
                 text = query[words[start][1] : words[start + size - 1][2]]
                 key = entity_key(text)
                 node = idx.entity_keys.get(key)
-                if node is None or not _linkable(key, text):
+                if node is None or not _linkable(key, text) or (visible is not None and not visible[node]):
                     continue
                 name = idx.name(node)
                 how = "exact" if entity_key(name) == key and name.lower() == text.lower() else "alias"
-                seeds.setdefault(node, Seed(node, name, text, how, self._weight(node, text)))
+                seeds.setdefault(node, Seed(node, name, text, how, weight(node, text)))
                 used[start : start + size] = [True] * size
         unmatched = []
         for span in _capitalised_spans(query, words, used):
-            match = self._fuzzy(entity_key(span))
+            match = self._fuzzy(entity_key(span), visible)
             if match is None:
                 unmatched.append(span)
                 continue
             node, score = match
             if node not in seeds:
-                seeds[node] = Seed(node, idx.name(node), span, "fuzzy", self._weight(node, span) * score / 100)
+                seeds[node] = Seed(node, idx.name(node), span, "fuzzy", weight(node, span) * score / 100)
         if embed is not None and unmatched and idx.entity_matrix is not None:
-            nodes, sims = idx.nearest_entities(embed([entity_key(s) for s in unmatched]))
+            nodes, sims = idx.nearest_entities(embed([entity_key(s) for s in unmatched]), visible)
             for span, node, sim in zip(unmatched, nodes.tolist(), sims.tolist()):
                 if node >= 0 and sim >= self.dense_threshold and node not in seeds:
-                    seeds[node] = Seed(node, idx.name(node), span, "dense", self._weight(node, span) * sim)
+                    seeds[node] = Seed(node, idx.name(node), span, "dense", weight(node, span) * sim)
         ranked = sorted(seeds.values(), key=lambda s: (-s.weight, s.name))
         return ranked[: self.max_seeds]
 
-    def _weight(self, node: int, text: str) -> float:
-        """Inverse document frequency, boosted for names written with capitals."""
-        idf = math.log(1 + self.index.chunk_count / max(1.0, self.index.df[node]))
-        return idf * (1.5 if any(_capitalised(w) for w in text.split()) else 1.0)
-
-    def _fuzzy(self, key: str) -> tuple[int, float] | None:
+    def _fuzzy(self, key: str, visible: np.ndarray | None) -> tuple[int, float] | None:
+        """The (visible) entity whose key is most like ``key``: the first of the best."""
         if len(key) < 4:
             return None
         from rapidfuzz import fuzz, process
 
         if self._choices is None:
             self._choices = list(self.index.entity_keys)
-        found = process.extractOne(key, self._choices, scorer=fuzz.ratio, score_cutoff=self.fuzzy_threshold)
-        if found is None:
-            return None
-        return self.index.entity_keys[found[0]], float(found[1])
+        best: tuple[int, float] | None = None
+        for choice, score, _ in process.extract_iter(key, self._choices, scorer=fuzz.ratio,
+                                                     score_cutoff=self.fuzzy_threshold):
+            node = self.index.entity_keys[choice]
+            if (visible is None or visible[node]) and (best is None or score > best[1]):
+                best = (node, float(score))
+        return best
 
 
 def _linkable(key: str, text: str) -> bool:

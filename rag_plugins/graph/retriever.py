@@ -9,6 +9,7 @@ import numpy as np
 
 from rag_plugins._validation import check_k
 from rag_plugins.errors import InvalidInputError
+from rag_plugins.filters import check_filters
 from rag_plugins.graph.index import EdgeWeights, GraphIndex
 from rag_plugins.graph.linking import EntityLinker, Seed
 from rag_plugins.graph.traversal import k_hop, paths_to, personalized_pagerank, shortest_path
@@ -35,8 +36,9 @@ class GraphRetriever(BaseRetriever):
 
     Each hit's ``evidence`` holds ``paths`` (readable, seed first, e.g. "Kiss and Tell
     (1945 film) → Shirley Temple → [Shirley Temple]") and ``seeds``. Under a metadata
-    filter a hidden chunk is never returned and no path passes through it. A query that
-    names no entity of the graph returns no hits.
+    filter a hidden chunk is never returned and no path passes through it, and the seeds
+    are entities that visible chunks mention (:func:`visible_nodes`). A query that names
+    no entity of the graph returns no hits.
 
     >>> import tempfile
     >>> from rag_plugins import Document, KnowledgeBase
@@ -76,9 +78,11 @@ class GraphRetriever(BaseRetriever):
         self.name = name
         self._linker: EntityLinker | None = None
 
-    def seeds(self, query: str) -> list[Seed]:
-        """The entities ``query`` is linked to (what the traversal starts from)."""
-        return self._link(self._index(self.kb.searchable_snapshot()), query)
+    def seeds(self, query: str, filters: Filters | None = None) -> list[Seed]:
+        """The entities ``query`` is linked to under ``filters`` (what the traversal starts from)."""
+        snap = self.kb.searchable_snapshot()
+        index = self._index(snap)
+        return self._link(index, query, visible_nodes(snap, index, check_filters(filters)))
 
     def _embed(self, spans: list[str]) -> np.ndarray:
         vectors = self.kb.embed_queries(spans)
@@ -93,10 +97,10 @@ class GraphRetriever(BaseRetriever):
             )
         return snap.graph
 
-    def _link(self, index: GraphIndex, query: str) -> list[Seed]:
+    def _link(self, index: GraphIndex, query: str, visible: np.ndarray | None) -> list[Seed]:
         if self._linker is None or self._linker.index is not index:  # a commit made a new index
             self._linker = EntityLinker(index, self.fuzzy_threshold, self.dense_threshold, self.max_seeds)
-        return self._linker.link(query, self._embed if self.kb.embedder is not None else None)
+        return self._linker.link(query, self._embed if self.kb.embedder is not None else None, visible)
 
     def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
         return self.expand(query, [], k, filters)
@@ -109,8 +113,8 @@ class GraphRetriever(BaseRetriever):
         paragraph of a two-hop question."""
         snap = self.kb.searchable_snapshot()
         index = self._index(snap)
-        seeds = self._link(index, query)
-        visible = snap.visible_graph_nodes(filters)
+        visible = visible_nodes(snap, index, check_filters(filters))
+        seeds = self._link(index, query, visible)
         chunk_seeds: dict[int, float] = {}
         for rank, hit in enumerate(hits[:top], start=1):
             node = index.position.get("c:" + hit.chunk.id)
@@ -183,6 +187,12 @@ class GraphRetriever(BaseRetriever):
                 if node is not None:
                     chunks.add(node)
         return {n for n in chunks if visible is None or visible[n]}
+
+
+def visible_nodes(snap: Any, index: GraphIndex, filters: Filters | None) -> np.ndarray | None:
+    """Per graph node, whether a search under ``filters`` may use it: the chunks that
+    pass and the entities they mention (None when there is no filter)."""
+    return index.visible_nodes(snap.visible_graph_nodes(filters))
 
 
 def _mix(entities: dict[int, float], chunks: dict[int, float], share: float) -> dict[int, float]:

@@ -1,5 +1,9 @@
 """Graph traversals over a weighted adjacency matrix: personalized PageRank, k-hop
-expansion with decay, and the paths that explain a result."""
+expansion with decay, and the paths that explain a result.
+
+An entry whose weight is 0 is no edge: a filtered adjacency keeps hidden nodes' entries
+with weight 0, and scipy's graph searches would otherwise step along them.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,14 @@ def _transition_input(adjacency: sp.csr_matrix) -> np.ndarray:
     inverse = np.zeros_like(degree)
     np.divide(1.0, degree, out=inverse, where=degree > 0)
     return inverse
+
+
+def _edges_only(adjacency: sp.csr_matrix) -> sp.csr_matrix:
+    """``adjacency`` without stored zeros (a copy when it has any)."""
+    if adjacency.nnz and not adjacency.data.all():
+        adjacency = adjacency.copy()
+        adjacency.eliminate_zeros()
+    return adjacency
 
 
 def _seed_vector(n: int, seeds: Mapping[int, float]) -> np.ndarray:
@@ -73,6 +85,7 @@ def paths_to(adjacency: sp.csr_matrix, sources: list[int], targets: list[int], s
     explains more than "X → American"."""
     if not sources or not targets:
         return {}
+    adjacency = _edges_only(adjacency)
     keep = np.argsort(-scores, kind="stable")[:pool]
     keep = np.unique(np.concatenate([keep, np.asarray(sources), np.asarray(targets)]))
     local = {int(node): i for i, node in enumerate(keep.tolist())}
@@ -95,7 +108,13 @@ def paths_to(adjacency: sp.csr_matrix, sources: list[int], targets: list[int], s
 
 
 def shortest_path(adjacency: sp.csr_matrix, source: int, target: int, max_hops: int = 6) -> list[int] | None:
-    """The fewest-hop path between two nodes (ties broken by the search), or None."""
+    """The fewest-hop path between two nodes (ties broken by the search), or None.
+
+    >>> a = sp.csr_matrix((np.array([0.0, 0.0, 1.0, 1.0]), np.array([1, 0, 2, 1]), np.array([0, 1, 3, 4])))
+    >>> shortest_path(a, 1, 2), shortest_path(a, 0, 2)  # the stored zero between 0 and 1 is no edge
+    ([1, 2], None)
+    """
+    adjacency = _edges_only(adjacency)
     _, predecessors = csgraph.dijkstra(adjacency, directed=False, indices=source, unweighted=True,
                                        return_predecessors=True, limit=max_hops)
     if source != target and predecessors[target] < 0:

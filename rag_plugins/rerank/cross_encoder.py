@@ -8,8 +8,10 @@ import numpy as np
 
 from rag_plugins._deps import require
 from rag_plugins._device import LazyModel
+from rag_plugins._model_files import model_directory
 from rag_plugins._validation import check_k, check_query
 from rag_plugins.errors import InvalidInputError, ModelLoadError
+from rag_plugins.rerank.head import check_trained_head
 from rag_plugins.rerank.hits import check_hits, rescored
 from rag_plugins.types import Hit
 
@@ -29,7 +31,8 @@ class CrossEncoderReranker(LazyModel):
     scored in batches sorted by length, so short passages are not padded to long ones;
     ``batch_rerank`` pools the pairs of many queries into one sorted pass. Passages are
     read with their title and heading path (:attr:`Chunk.contextual_text`) unless
-    ``use_context=False``.
+    ``use_context=False``. A model that is not a cross-encoder (an embedding model, whose
+    relevance head would be created with random weights) is refused with ``ModelLoadError``.
 
     >>> from rag_plugins import Chunk, Hit
     >>> reranker = CrossEncoderReranker("cross-encoder/ms-marco-MiniLM-L-6-v2")
@@ -85,6 +88,7 @@ class CrossEncoderReranker(LazyModel):
                 f"{self.model_id!r} has {model.num_labels} output labels; a reranker needs a "
                 "single relevance score (num_labels=1)"
             )
+        check_trained_head(model, self.model_id, model_directory(self.model_id, self.revision))
         if self.fp16 if self.fp16 is not None else str(device).startswith("cuda"):
             model.half()
         return model
@@ -120,7 +124,7 @@ class CrossEncoderReranker(LazyModel):
         for q in queries:
             check_query(q)
         if top_n is not None:
-            check_k(top_n, "top_n")
+            top_n = check_k(top_n, "top_n")
         lists = [check_hits(h) for h in hits]
         pairs = [(q, self.passage(h)) for q, hs in zip(queries, lists) for h in hs]
         scores = self.score_pairs(pairs)

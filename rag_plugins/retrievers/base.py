@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from rag_plugins._validation import check_k, check_query
+from rag_plugins.filters import check_filters
 from rag_plugins.protocols import Filters
+from rag_plugins.store.snapshot import one_generation_per_search
 from rag_plugins.types import Hit
 
 
@@ -15,27 +17,31 @@ class BaseRetriever:
 
     ``aretrieve`` runs the CPU-bound search in a worker thread, so the event loop keeps
     serving other tasks; ``batch_retrieve`` answers many queries (subclasses vectorise it).
+    ``filters`` is None (no filter) or a non-empty filter mapping (:func:`~rag_plugins.filters.check_filters`).
     """
 
     name: str = "retriever"
 
     def retrieve(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
         check_query(query)
-        check_k(k)
-        return self._retrieve(query, k, filters)
+        k = check_k(k)
+        check_filters(filters)
+        return _one_generation(self._retrieve, query, k, filters)
 
     async def aretrieve(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
         check_query(query)
-        check_k(k)
-        return await asyncio.to_thread(self._retrieve, query, k, filters)
+        k = check_k(k)
+        check_filters(filters)
+        return await asyncio.to_thread(_one_generation, self._retrieve, query, k, filters)
 
     def batch_retrieve(
         self, queries: Sequence[str], k: int = 10, filters: Filters | None = None
     ) -> list[list[Hit]]:
         for q in queries:
             check_query(q)
-        check_k(k)
-        return self._batch_retrieve(list(queries), k, filters)
+        k = check_k(k)
+        check_filters(filters)
+        return _one_generation(self._batch_retrieve, list(queries), k, filters)
 
     async def abatch_retrieve(
         self, queries: Sequence[str], k: int = 10, filters: Filters | None = None
@@ -47,3 +53,10 @@ class BaseRetriever:
 
     def _batch_retrieve(self, queries: list[str], k: int, filters: Filters | None) -> list[list[Hit]]:
         return [self._retrieve(q, k, filters) for q in queries]
+
+
+def _one_generation(search: Callable[..., Any], *args: Any) -> Any:
+    """Run ``search`` reading one generation of every knowledge base it touches, even
+    when it combines several retrievers and a commit lands in between."""
+    with one_generation_per_search():
+        return search(*args)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rag_plugins.errors import InvalidInputError
 from rag_plugins.protocols import Filters
+from rag_plugins.retrievers.bm25_index import BM25_STATISTICS
 from rag_plugins.retrievers.base import BaseRetriever
 from rag_plugins.types import Hit
 
@@ -14,6 +16,11 @@ if TYPE_CHECKING:
 
 class BM25Retriever(BaseRetriever):
     """Lucene-style BM25 over a knowledge base's committed chunks.
+
+    ``statistics`` (default: the base's ``bm25_statistics``, itself ``"collection"``)
+    decides what IDF and average length are computed over: the whole collection, or with
+    ``"filtered"`` the chunks a filtered query may see, so that one tenant's documents
+    cannot shift (and so reveal themselves through) another tenant's scores.
 
     A filtered query ranks only chunks that pass the filter, so it returns ``k`` hits
     whenever ``k`` such chunks exist (chunks sharing no term with the query score 0).
@@ -30,12 +37,16 @@ class BM25Retriever(BaseRetriever):
 
     score_floor = 0.0
 
-    def __init__(self, kb: "KnowledgeBase", name: str = "bm25"):
+    def __init__(self, kb: "KnowledgeBase", name: str = "bm25", statistics: str | None = None):
+        if statistics is not None and statistics not in BM25_STATISTICS:
+            raise InvalidInputError(f"statistics must be one of {BM25_STATISTICS}, got {statistics!r}")
         self.kb = kb
         self.name = name
+        self.statistics = statistics
 
     def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
         snap = self.kb.searchable_snapshot()
         allowed = snap.allowed_positions(filters)
-        positions, scores = snap.bm25.top_k(snap.analyzer.tokenize(query), k, allowed)
+        statistics = self.statistics or self.kb.bm25_statistics
+        positions, scores = snap.bm25.top_k(snap.analyzer.tokenize(query), k, allowed, statistics)
         return self.kb.hits(snap.rows[positions], scores, self.name)

@@ -24,6 +24,7 @@ from rag_plugins._progress import progress_bar
 from rag_plugins.errors import InvalidInputError
 from rag_plugins.text.analysis import Analyzer
 
+BM25_STATISTICS = ("collection", "filtered")
 _FILES = ("bm25.json", "bm25_rows.npy", "bm25_doc_len.npy", "bm25_indptr.npy",
           "bm25_post_doc.npy", "bm25_post_tf.npy")
 
@@ -169,14 +170,53 @@ class BM25Index:
             out[self.post_doc[lo:hi]] += w if count == 1 else w * count
         return out
 
+    def scores_within(self, tokens: Sequence[str], allowed: np.ndarray) -> np.ndarray:
+        """BM25 scores with the statistics (chunk count, document frequencies, average
+        length) of the ``allowed`` positions alone: the scores an index holding only those
+        chunks would give, so nothing outside them (another tenant's text) moves a score.
+
+        >>> idx = BM25Index.empty().apply(add_rows=[0, 1, 2], add_tokens=[["cat"], ["cat", "dog"], ["cat"]])
+        >>> alone = BM25Index.empty().apply(add_rows=[0, 1], add_tokens=[["cat"], ["cat", "dog"]])
+        >>> bool(np.allclose(idx.scores_within(["cat", "dog"], np.array([0, 1]))[:2], alone.scores(["cat", "dog"])))
+        True
+        """
+        out = np.zeros(len(self.rows), np.float32)
+        n = len(allowed)
+        if n == 0:
+            return out
+        inside = np.zeros(len(self.rows), dtype=bool)
+        inside[allowed] = True
+        k1, b = self.params.k1, self.params.b
+        avgdl = float(self.doc_len[allowed].mean()) or 1.0
+        for term, count in Counter(tokens).items():
+            tid = self.term_ids.get(term)
+            if tid is None:
+                continue
+            lo, hi = self.indptr[tid], self.indptr[tid + 1]
+            keep = inside[self.post_doc[lo:hi]]
+            docs = self.post_doc[lo:hi][keep]
+            if len(docs) == 0:
+                continue
+            tf = self.post_tf[lo:hi][keep].astype(np.float64)
+            idf = np.log(1.0 + (n - len(docs) + 0.5) / (len(docs) + 0.5))
+            weights = (idf * tf / (tf + k1 * (1.0 - b + b * self.doc_len[docs] / avgdl))).astype(np.float32)
+            out[docs] += weights if count == 1 else weights * count
+        return out
+
     def top_k(
-        self, tokens: Sequence[str], k: int, allowed: np.ndarray | None = None
+        self, tokens: Sequence[str], k: int, allowed: np.ndarray | None = None,
+        statistics: str = "collection",
     ) -> tuple[np.ndarray, np.ndarray]:
         """Positions and scores of the best ``k`` chunks among ``allowed`` positions.
 
         Filtering happens before ranking, so ``min(k, len(allowed))`` results come back.
+        ``statistics="filtered"`` scores with the allowed chunks' statistics alone
+        (:meth:`scores_within`); ``"collection"`` with the whole index's.
         """
-        scores = self.scores(tokens)
+        if statistics not in BM25_STATISTICS:
+            raise InvalidInputError(f"statistics must be one of {BM25_STATISTICS}, got {statistics!r}")
+        scores = self.scores_within(tokens, allowed) if statistics == "filtered" and allowed is not None \
+            else self.scores(tokens)
         candidates = np.arange(len(scores)) if allowed is None else allowed
         sub = scores[candidates]
         k = min(k, len(sub))

@@ -1,11 +1,14 @@
 """Rank fusion as pure functions over ranked lists of (key, score).
 
 Each takes ``{source: [(key, score), ...]}`` (best first) and ``{source: weight}`` and
-returns ``{key: fused score}``. Weights are honoured by every method.
+returns ``{key: fused score}``. Weights are honoured by every method. No input makes a
+fused score NaN: infinite scores rank above (+inf) or below (-inf, NaN) every finite one,
+and huge magnitudes are scaled down before any sum or square can overflow.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -27,8 +30,26 @@ def reciprocal_rank_fusion(lists: RankedLists, weights: Mapping[str, float], k: 
     return fused
 
 
+def _bounded(scores: np.ndarray, floor: float | None = None) -> tuple[np.ndarray, float | None]:
+    """``scores`` (and a finite ``floor``) divided by their largest finite magnitude, so they
+    lie in [-1, 1]; +inf becomes 2 and -inf or NaN -2. Order is kept, and the affine
+    normalisations below do not change under the scaling.
+
+    >>> _bounded(np.array([np.inf, 1e300, -1e300, np.nan]))[0].tolist()
+    [2.0, 1.0, -1.0, -2.0]
+    """
+    finite = np.isfinite(scores)
+    floor = floor if floor is not None and math.isfinite(floor) else None
+    scale = max(float(np.abs(scores[finite]).max(initial=0.0)), abs(floor or 0.0)) or 1.0
+    bounded = np.where(finite, np.where(finite, scores, 0.0) / scale, np.where(scores == np.inf, 2.0, -2.0))
+    return bounded, None if floor is None else floor / scale
+
+
 def _minmax(scores: np.ndarray, floor: float | None = None) -> np.ndarray:
-    lo = scores.min() if floor is None else min(floor, scores.min())
+    scores, floor = _bounded(scores, floor)
+    if floor is not None:  # below the theoretical minimum (e.g. -inf) counts as the minimum
+        scores = np.maximum(scores, floor)
+    lo = scores.min() if floor is None else floor
     span = scores.max() - lo
     return np.ones_like(scores) if span <= 0 else (scores - lo) / span
 
@@ -52,7 +73,7 @@ def distribution_based_fusion(lists: RankedLists, weights: Mapping[str, float]) 
     for source, ranked in lists.items():
         if not ranked:
             continue
-        scores = np.array([s for _, s in ranked], dtype=np.float64)
+        scores, _ = _bounded(np.array([s for _, s in ranked], dtype=np.float64))
         std = scores.std()
         z = np.zeros_like(scores) if std == 0 else (scores - scores.mean()) / std
         zs[source] = {key: float(v) for (key, _), v in zip(ranked, z)}

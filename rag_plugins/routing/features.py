@@ -132,7 +132,8 @@ class QueryFeatures:
 class QueryAnalyzer:
     """Computes :class:`QueryFeatures` against a knowledge base: IDF from its BM25 index,
     linked entities from its knowledge graph (exact, alias and fuzzy matches; no model
-    call), and the query embedding when asked for.
+    call; under ``filters`` only entities that visible chunks mention), and the query
+    embedding when asked for.
 
     >>> import tempfile
     >>> from rag_plugins import Document, KnowledgeBase
@@ -149,21 +150,22 @@ class QueryAnalyzer:
         self.link_entities = link_entities
         self._linker: Any = None
 
-    def features(self, query: str, embed: bool = False) -> QueryFeatures:
+    def features(self, query: str, embed: bool = False, filters: Any = None) -> QueryFeatures:
         snap = self.kb.searchable_snapshot()
         terms = list(dict.fromkeys(snap.analyzer.tokenize(query)))
         idf = dict(zip(terms, snap.bm25.idf(terms).tolist()))
         entities: list[str] = []
         if self.link_entities and snap.graph is not None:
-            entities = [s.name for s in self._link(snap.graph, query)]
+            entities = [s.name for s in self._link(snap, query, filters)]
         features = QueryFeatures.of(query, idf, self.rare_idf, entities)
         if embed:
             features = features.with_embedding(self.kb.embed_queries([query])[0])
         return features
 
-    def _link(self, index: Any, query: str) -> list:
+    def _link(self, snap: Any, query: str, filters: Any) -> list:
         from rag_plugins.graph.linking import EntityLinker
+        from rag_plugins.graph.retriever import visible_nodes
 
-        if self._linker is None or self._linker.index is not index:  # a commit made a new graph
-            self._linker = EntityLinker(index)
-        return self._linker.link(query)
+        if self._linker is None or self._linker.index is not snap.graph:  # a commit made a new graph
+            self._linker = EntityLinker(snap.graph)
+        return self._linker.link(query, visible=visible_nodes(snap, snap.graph, filters))

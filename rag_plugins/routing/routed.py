@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from rag_plugins._validation import check_k, check_query
 from rag_plugins.errors import InvalidInputError
+from rag_plugins.filters import check_filters
 from rag_plugins.protocols import Filters, Retriever
 from rag_plugins.retrievers.base import BaseRetriever
 from rag_plugins.retrievers.hybrid import HybridRetriever
@@ -122,19 +123,22 @@ class RoutedRetriever(BaseRetriever):
             self._retrievers[route] = self.kb.retriever(route)
         return self._retrievers[route]
 
-    def route(self, query: str) -> RouteDecision:
-        """The decision for ``query``, after any fusion of an unsure one."""
+    def route(self, query: str, filters: Filters | None = None) -> RouteDecision:
+        """The decision for ``query``, after any fusion of an unsure one. Under ``filters``
+        the router sees only the graph entities visible chunks mention, so its reasons
+        never name an entity only hidden chunks hold."""
         check_query(query)
+        check_filters(filters)
         embed = bool(getattr(self.router, "needs_embedding", False)) and self.kb.embedder is not None
-        decision = self.router.decide(self.analyzer.features(query, embed=embed), self.routes)
+        decision = self.router.decide(self.analyzer.features(query, embed=embed, filters=filters), self.routes)
         return fuse_if_unsure(decision, self.fuse_below, self.routes)
 
     def retrieve_routed(self, query: str, k: int = 10, filters: Filters | None = None) -> RoutedResult:
         """Route ``query``, search, and return the decision with the hits and timings."""
         check_query(query)
-        check_k(k)
+        k = check_k(k)
         t0 = time.perf_counter()
-        decision = self.route(query)
+        decision = self.route(query, filters)
         t1 = time.perf_counter()
         hits = self._search(decision, query, k, filters)
         t2 = time.perf_counter()
@@ -147,7 +151,7 @@ class RoutedRetriever(BaseRetriever):
     async def aretrieve_routed(self, query: str, k: int = 10, filters: Filters | None = None) -> RoutedResult:
         """:meth:`retrieve_routed` in a worker thread, off the event loop."""
         check_query(query)
-        check_k(k)
+        k = check_k(k)
         return await asyncio.to_thread(self.retrieve_routed, query, k, filters)
 
     def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:

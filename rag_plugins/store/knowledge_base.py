@@ -4,12 +4,20 @@ Layout::
 
     kb/
       kb.sqlite                  documents, chunks, settings, embedding cache (SQLite)
-      generations/000007/        the committed generation's index files + manifest.json
+      writer.lock                held by the one writer (pid, host, since inside)
+      generations/000007/        a committed generation's index files + manifest.json
+      generations/000007.lock    held shared by every reader of generation 7
 
 ``upsert`` and ``delete`` stage changes; ``commit`` makes them visible atomically. It
 writes the next generation's files, fsyncs them and their manifest, then switches the
-generation number in the same SQLite transaction that replaces the rows. A crash at any
-point leaves the previous generation loadable; stray directories are removed on open.
+generation number in the same SQLite transaction that retires the replaced chunk rows and
+adds the new ones. A crash at any point leaves the previous generation loadable.
+
+Any number of readers (``read_only=True``: an MCP server, an API, a notebook) may search
+while one writer commits. Each reader holds a lease on the generation it reads and moves
+to the newest one on :meth:`KnowledgeBase.refresh` (or by itself, on a cheap check before
+each search). Only the writer removes old generations and retired rows, and only those no
+lease holds, so a reader never loses the generation under it and never harms the writer.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from rag_plugins._progress import progress_bar
+from rag_plugins._validation import check_text, check_texts_in
 from rag_plugins.chunking import StructureAwareChunker
 from rag_plugins.embeddings.validation import check_embeddings
 from rag_plugins.errors import (
@@ -38,15 +47,21 @@ from rag_plugins.errors import (
     IndexCorruptedError,
     InvalidDocumentError,
     InvalidInputError,
+    KnowledgeBaseLockedError,
+    ReadOnlyKnowledgeBaseError,
+    UnsupportedFormatVersionError,
 )
 from rag_plugins.filters import MetadataIndex, builtin_metadata
 from rag_plugins.graph.extraction import Extraction, Extractor
 from rag_plugins.protocols import Embedder
-from rag_plugins.retrievers.bm25_index import BM25Index, BM25Params, analyze_many
+from rag_plugins.retrievers.bm25_index import BM25_STATISTICS, BM25Index, BM25Params, analyze_many
 from rag_plugins.retrievers.vector_index import VectorIndex, VectorIndexConfig
-from rag_plugins.store.docstore import DocumentStore
+from rag_plugins.store.docstore import ChunkRecord, DocumentStore
+from rag_plugins.store.integrity import checksum_array, chunks_digest, document_hash, settings_digest
+from rag_plugins.store.locks import GenerationLease, WriterLock, generation_name, try_remove_generation
 from rag_plugins.store.manifest import FORMAT_VERSION, check_format_version, read_manifest, write_manifest
-from rag_plugins.store.snapshot import Snapshot
+from rag_plugins.store.migrations import upgrade_1_to_2
+from rag_plugins.store.snapshot import Snapshot, pinned
 from rag_plugins.text.analysis import Analyzer
 from rag_plugins.types import Chunk, Document, Hit
 
@@ -82,9 +97,7 @@ class CommitResult:
 
 
 def content_hash(document: Document) -> str:
-    body = json.dumps({"text": document.text, "metadata": dict(document.metadata)},
-                      sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(body.encode()).hexdigest()
+    return document_hash(document.text, document.metadata)
 
 
 def index_text(chunk: Chunk, with_context: bool) -> str:
@@ -124,6 +137,9 @@ def _as_document(item: Any) -> Document:
         raise InvalidDocumentError(
             f"metadata of document {doc.id!r} must be JSON-serialisable without NaN ({exc})"
         ) from exc
+    check_text(doc.id, "document id", InvalidDocumentError)
+    check_text(doc.text, f"text of document {doc.id!r}", InvalidDocumentError)
+    check_texts_in(doc.metadata, f"metadata of document {doc.id!r}", InvalidDocumentError)
     return doc
 
 
@@ -145,7 +161,8 @@ class KnowledgeBase:
 
     def __init__(self, path: Path, store: DocumentStore, settings: dict[str, Any],
                  embedder: Embedder | None, chunker: StructureAwareChunker,
-                 show_progress: bool | None, use_gpu: bool | None, extractor: Extractor | None = None):
+                 show_progress: bool | None, use_gpu: bool | None, extractor: Extractor | None = None,
+                 writer_lock: WriterLock | None = None, auto_refresh: bool = True):
         self.path = path
         self.store = store
         self.settings = settings
@@ -154,13 +171,19 @@ class KnowledgeBase:
         self.show_progress = show_progress
         self.use_gpu = use_gpu
         self.extractor = extractor
+        self.read_only = writer_lock is None
+        self.auto_refresh = auto_refresh
+        self.bm25_statistics = "collection"
+        self._writer_lock = writer_lock
         self._pending_upserts: dict[str, tuple[Document, str, int]] = {}
         self._pending_deletes: set[str] = set()
         self._commit_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
         self._embedder_checked = False
         # query vectors, so a query routed or fused across memories is embedded once
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_vectors_lock = threading.Lock()
+        self._data_version = store.data_version()
         self._snapshot = self._load_snapshot()
 
     # opening ----------------------------------------------------------------------------
@@ -179,6 +202,11 @@ class KnowledgeBase:
         graph: bool | Extractor | None = None,
         show_progress: bool | None = None,
         use_gpu: bool | None = None,
+        read_only: bool = False,
+        lock_timeout: float = 0.0,
+        auto_refresh: bool = True,
+        bm25_statistics: str = "collection",
+        verify: bool = True,
     ) -> "KnowledgeBase":
         """Open the knowledge base at ``path``, creating it if it does not exist.
 
@@ -191,42 +219,94 @@ class KnowledgeBase:
         :class:`~rag_plugins.graph.heuristic.HeuristicExtractor` (no LLM, no download), or
         any :class:`~rag_plugins.graph.extraction.Extractor`. A base with a graph reopens
         with its recorded default extractor; other extractors must be passed again.
-        """
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        store = DocumentStore(path / "kb.sqlite")
-        if isinstance(embedder, str):
-            from rag_plugins.embeddings.sentence_transformer import SentenceTransformerEmbedder
 
-            embedder = SentenceTransformerEmbedder(embedder)
-        version = store.get_meta("format_version")
-        requested = {
-            "chunk_size": chunk_size, "chunk_overlap": chunk_overlap,
-            "analyzer": analyzer.config() if analyzer else None,
-            "bm25": {"k1": bm25.k1, "b": bm25.b} if bm25 else None,
-            "vector_index": vector_index.to_dict() if vector_index else None,
-            "index_context": index_context,
-        }
-        extractor = _as_extractor(graph)
+        One process at a time opens a base for writing: a second writer gets
+        :class:`~rag_plugins.errors.KnowledgeBaseLockedError` naming the holder, at once or
+        after ``lock_timeout`` seconds. ``read_only=True`` opens an existing base for
+        searching only, alongside a writer; it follows the writer's commits by itself
+        unless ``auto_refresh=False`` (then call :meth:`refresh`).
+
+        ``bm25_statistics="filtered"`` makes filtered BM25 searches compute IDF and average
+        length over the chunks the filter admits, so tenants sharing a base cannot read
+        each other's term statistics through scores (see the README's security section).
+
+        ``verify`` (default True) runs SQLite's integrity check on ``kb.sqlite`` when opening
+        (about 5 ms per 1,000 chunks); every chunk, document and generation file is also
+        checked against its checksum whenever it is read, whatever ``verify`` says.
+        """
+        if bm25_statistics not in BM25_STATISTICS:
+            raise InvalidInputError(f"bm25_statistics must be one of {BM25_STATISTICS}, got {bm25_statistics!r}")
+        path = Path(path)
+        if read_only:
+            if not (path / "kb.sqlite").is_file():
+                raise InvalidInputError(
+                    f"there is no knowledge base at {path}; create one first (KnowledgeBase.open "
+                    "without read_only, or rag-plugins index), or check the path"
+                )
+            writer = None
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+            writer = WriterLock.acquire(path, lock_timeout)
+        store = None
         try:
+            store = DocumentStore(path / "kb.sqlite", read_only=read_only)
+            if isinstance(embedder, str):
+                from rag_plugins.embeddings.sentence_transformer import SentenceTransformerEmbedder
+
+                embedder = SentenceTransformerEmbedder(embedder)
+            given_embedder = embedder
+            version = store.get_meta("format_version") if store.has_schema() else None
+            requested = {
+                "chunk_size": chunk_size, "chunk_overlap": chunk_overlap,
+                "analyzer": analyzer.config() if analyzer else None,
+                "bm25": {"k1": bm25.k1, "b": bm25.b} if bm25 else None,
+                "vector_index": vector_index.to_dict() if vector_index else None,
+                "index_context": index_context,
+            }
+            extractor = _as_extractor(graph)
             if version is None:
+                if read_only:
+                    raise IndexCorruptedError(f"{path / 'kb.sqlite'} holds no knowledge base; check the path")
                 settings = cls._new_settings(embedder, requested)
                 settings["graph"] = extractor.config() if extractor is not None else None
+                store.create_schema()
                 store.set_meta("settings", settings)
+                store.set_meta("settings_sha256", settings_digest(settings))
                 store.set_meta("generation", 0)
                 store.set_meta("next_row", 0)
                 store.set_meta("format_version", FORMAT_VERSION)
             else:
+                if verify:
+                    store.integrity_check()
                 check_format_version(version, path)
-                settings = store.get_meta("settings")
+                if writer is not None:
+                    # A writer killed inside COMMIT can leave its transaction in the WAL file
+                    # but not yet in SQLite's shared index: readers do not see it, yet a later
+                    # recovery would, after this writer removed that generation's folder as
+                    # an unpublished leftover. Writing now settles it: our frames overwrite
+                    # the orphan's, or follow it if it was already recovered.
+                    store.set_meta("writer", {"pid": os.getpid(), "opened_at": time.time()})
+                if version < FORMAT_VERSION:
+                    _upgrade(store, path, read_only)
+                settings = _checked_settings(store, path)
                 cls._check_requested(settings, requested, path)
                 embedder = cls._resolve_embedder(settings, embedder, path, show_progress)
                 extractor = _resolve_extractor(settings.get("graph"), extractor, graph, path)
             counter = embedder.count_tokens if embedder is not None and hasattr(embedder, "count_tokens") else None
             chunker = StructureAwareChunker(settings["chunk_size"], settings["chunk_overlap"], counter)
-            return cls(path, store, settings, embedder, chunker, show_progress, use_gpu, extractor)
+            kb = cls(path, store, settings, embedder, chunker, show_progress, use_gpu, extractor,
+                     writer, auto_refresh)
+            kb.bm25_statistics = bm25_statistics
+            if version is not None and embedder is not None and given_embedder is not None:
+                kb._check_embedder()
+            if writer is not None:
+                kb.collect_garbage()
+            return kb
         except BaseException:
-            store.close()
+            if store is not None:
+                store.close()
+            if writer is not None:
+                writer.release()
             raise
 
     @staticmethod
@@ -281,47 +361,83 @@ class KnowledgeBase:
 
             return SentenceTransformerEmbedder(recorded["model_id"], revision=recorded.get("revision"),
                                                normalize=recorded["normalize"])
-        _check_same_model(recorded, embedder, path)
-        return embedder
+        return embedder  # checked once the base is open (see _check_embedder)
 
     def _load_snapshot(self) -> Snapshot:
-        generation = self.store.get_meta("generation", 0)
-        generations = self.path / "generations"
-        if generations.exists():  # leftovers of crashed or superseded commits
-            for child in generations.iterdir():
-                if child.name != f"{generation:06d}":
-                    shutil.rmtree(child, ignore_errors=True)
-        analyzer = Analyzer.from_config(self.settings["analyzer"])
+        """The committed generation, leased so the writer keeps it while it is used."""
+        root = self.path / "generations"
+        for _ in range(200):
+            generation = self.store.get_meta("generation", 0)
+            if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
+                raise IndexCorruptedError(f"{self.path / 'kb.sqlite'} records no valid generation "
+                                          f"({generation!r}); restore the base from a backup or rebuild it")
+            if generation == 0:
+                return self._empty_snapshot()
+            lease = GenerationLease.acquire(root, generation)
+            if lease is not None:
+                return self._read_generation(generation, lease)
+            if self.store.get_meta("generation", 0) == generation:
+                raise IndexCorruptedError(
+                    f"{root / generation_name(generation)}, the committed generation, is missing; "
+                    "restore the knowledge base from a backup or rebuild it"
+                )
+        raise KnowledgeBaseLockedError(
+            f"{self.path}: a new generation was committed on every one of 200 tries to open one; "
+            "the writer commits faster than this reader can load. Retry, or commit less often"
+        )
+
+    def _empty_snapshot(self) -> Snapshot:
         embedding = self.settings["embedding"]
-        vector_cfg = VectorIndexConfig(**{**self.settings["vector_index"], "use_gpu": self.use_gpu})
-        with_graph = self.settings.get("graph") is not None
+        bm25 = BM25Index.empty(BM25Params(**self.settings["bm25"]))
+        vectors = VectorIndex.empty(embedding["dimension"], self._vector_config()) if embedding else None
         kg = None
-        if with_graph:  # networkx and scipy load only for bases with a graph
+        if self.settings.get("graph") is not None:  # networkx and scipy load only for bases with a graph
             from rag_plugins.graph.store import KnowledgeGraph
-        if generation == 0:
-            bm25 = BM25Index.empty(BM25Params(**self.settings["bm25"]))
-            vectors = VectorIndex.empty(embedding["dimension"], vector_cfg) if embedding else None
-            kg = KnowledgeGraph() if with_graph else None
-        else:
-            directory = generations / f"{generation:06d}"
-            manifest = read_manifest(directory)
-            if embedding and manifest.get("embedding", {}).get("fingerprint") != embedding["fingerprint"]:
-                raise IndexCorruptedError(f"{directory} disagrees with kb.sqlite on the embedding model")
-            try:
-                bm25, analyzer = BM25Index.load(directory)
-                vectors = VectorIndex.load(directory, self.use_gpu) if embedding else None
-            except (OSError, ValueError, RuntimeError) as exc:
-                raise IndexCorruptedError(f"cannot load the indexes in {directory}: {exc}") from exc
-            kg = KnowledgeGraph.load(directory) if with_graph else None
-        rows, info = self.store.all_chunk_metadata()
-        if not np.array_equal(rows, bm25.rows):
+
+            kg = KnowledgeGraph()
+        analyzer = Analyzer.from_config(self.settings["analyzer"])
+        empty = np.zeros(0, np.int64)
+        return self._snapshot_of(0, empty, [], bm25, analyzer, vectors, kg, checksum_array([]), None)
+
+    def _vector_config(self) -> VectorIndexConfig:
+        return VectorIndexConfig(**{**self.settings["vector_index"], "use_gpu": self.use_gpu})
+
+    def _read_generation(self, generation: int, lease: GenerationLease) -> Snapshot:
+        directory = self.path / "generations" / generation_name(generation)
+        manifest = read_manifest(directory)
+        embedding = self.settings["embedding"]
+        if embedding and (manifest.get("embedding") or {}).get("fingerprint") != embedding["fingerprint"]:
+            raise IndexCorruptedError(f"{directory} disagrees with kb.sqlite on the embedding model")
+        if manifest.get("generation") != generation or manifest.get("settings_sha256", None) not in (
+                None, settings_digest(self.settings)):
             raise IndexCorruptedError(
-                f"{self.path}: the BM25 index and kb.sqlite list different chunks; rebuild the index"
+                f"{directory} does not belong to the settings and generation recorded in kb.sqlite; "
+                "restore the knowledge base from a backup or rebuild it"
             )
-        return self._snapshot_of(generation, rows, info, bm25, analyzer, vectors, kg)
+        try:
+            bm25, analyzer = BM25Index.load(directory)
+            vectors = VectorIndex.load(directory, self.use_gpu) if embedding else None
+            kg = None
+            if self.settings.get("graph") is not None:
+                from rag_plugins.graph.store import KnowledgeGraph
+
+                kg = KnowledgeGraph.load(directory)
+        except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+            raise IndexCorruptedError(f"cannot load the indexes in {directory}: {exc}") from exc
+        rows, info, checksums = self.store.chunk_metadata(generation)
+        checks = checksum_array(checksums)
+        recorded = manifest.get("chunks", {}).get("digest") if isinstance(manifest.get("chunks"), dict) else None
+        if not np.array_equal(rows, bm25.rows) or (
+                manifest["format_version"] >= 2 and recorded != chunks_digest(checks)):
+            raise IndexCorruptedError(
+                f"{self.path}: the chunks in kb.sqlite are not the ones generation {generation} "
+                "indexed; restore the knowledge base from a backup or rebuild it"
+            )
+        return self._snapshot_of(generation, rows, info, bm25, analyzer, vectors, kg, checks, lease)
 
     def _snapshot_of(self, generation: int, rows: np.ndarray, info: list, bm25: BM25Index, analyzer: Analyzer,
-                     vectors: VectorIndex | None, kg: "KnowledgeGraph | None") -> Snapshot:
+                     vectors: VectorIndex | None, kg: "KnowledgeGraph | None", checksums: np.ndarray,
+                     lease: GenerationLease | None) -> Snapshot:
         metadata = MetadataIndex([builtin_metadata(cid, did, meta) for cid, did, meta in info])
         graph = nodes = positions = None
         if kg is not None:
@@ -334,7 +450,56 @@ class KnowledgeBase:
             nodes = np.array([graph.position.get("c:" + cid, -1) for cid, _, _ in info], dtype=np.int64)
             positions = np.full(len(graph), -1, dtype=np.int64)
             positions[nodes[nodes >= 0]] = np.flatnonzero(nodes >= 0)
-        return Snapshot(generation, rows, bm25, analyzer, vectors, metadata, graph, nodes, positions)
+        return Snapshot(generation, rows, bm25, analyzer, vectors, metadata, graph, nodes, positions,
+                        checksums, lease)
+
+    def refresh(self) -> bool:
+        """Move to the newest committed generation; True when it moved. Readers opened
+        with ``auto_refresh`` (the default) do this by themselves before each search."""
+        with self._refresh_lock:
+            return self._refresh()
+
+    def _refresh(self) -> bool:
+        self._data_version = self.store.data_version()
+        if self.store.get_meta("generation", 0) == self._snapshot.generation:
+            return False
+        self._snapshot = self._load_snapshot()
+        return True
+
+    def _current(self) -> Snapshot:
+        if self.read_only and self.auto_refresh and self.store.data_version() != self._data_version:
+            if self._refresh_lock.acquire(blocking=False):  # others search the old one meanwhile
+                try:
+                    self._refresh()
+                finally:
+                    self._refresh_lock.release()
+        return self._snapshot
+
+    def collect_garbage(self) -> list[int]:
+        """Writer only: remove superseded generations no reader holds, leftovers of
+        crashed commits, and the chunk rows no remaining generation shows. Runs after every
+        commit and on open; returns the generations removed."""
+        self._require_writer("collect garbage")
+        root = self.path / "generations"
+        if not root.is_dir():
+            return []
+        newest = self.store.get_meta("generation", 0)
+        removed = []
+        for child in sorted(root.iterdir()):
+            name = child.name
+            if child.is_dir() and name.endswith(".tmp"):
+                shutil.rmtree(child, ignore_errors=True)
+            elif name.isdigit() or (name.endswith(".lock") and name[:-5].isdigit()):
+                generation = int(name[:-5] if name.endswith(".lock") else name)
+                if generation != newest and (child.exists() or (root / name).exists()):
+                    try:
+                        if try_remove_generation(root, generation, _remove_folder):
+                            removed.append(generation)
+                    except OSError:
+                        continue  # tried again after the next commit
+        kept = [int(c.name) for c in root.iterdir() if c.is_dir() and c.name.isdigit()]
+        self.store.purge_retired(min(kept + [newest]))
+        return sorted(set(removed))
 
     # inspection -------------------------------------------------------------------------
     @property
@@ -345,10 +510,10 @@ class KnowledgeBase:
         return self.store.count_documents()
 
     def __contains__(self, doc_id: object) -> bool:
-        return isinstance(doc_id, str) and self.store.get_document(doc_id) is not None
+        return isinstance(doc_id, str) and self.store.get_document(_checked_id(doc_id)) is not None
 
     def get(self, doc_id: str) -> Document:
-        doc = self.store.get_document(doc_id)
+        doc = self.store.get_document(_checked_id(doc_id))
         if doc is None:
             raise DocumentNotFoundError(f"no committed document with id {doc_id!r}")
         return doc
@@ -364,7 +529,7 @@ class KnowledgeBase:
         return sorted(by_row.values(), key=lambda c: c.position)
 
     def document_version(self, doc_id: str) -> int:
-        info = self.store.document_info(doc_id)
+        info = self.store.document_info(_checked_id(doc_id))
         if info is None:
             raise DocumentNotFoundError(f"no committed document with id {doc_id!r}")
         return info["version"]
@@ -378,9 +543,10 @@ class KnowledgeBase:
         return len(self._snapshot.rows)
 
     def manifest(self) -> dict[str, Any] | None:
+        """The manifest of the generation this object reads (None before the first commit)."""
         if self.generation == 0:
             return None
-        return json.loads((self.path / "generations" / f"{self.generation:06d}" / "manifest.json").read_text())
+        return read_manifest(self.path / "generations" / generation_name(self.generation))
 
     # staging ----------------------------------------------------------------------------
     def upsert(self, documents: Iterable[Document | Mapping[str, Any]]) -> UpsertResult:
@@ -388,6 +554,7 @@ class KnowledgeBase:
 
         The whole batch is validated first; a rejected batch stages nothing.
         """
+        self._require_writer("upsert")
         if isinstance(documents, (Document, str, bytes)) or isinstance(documents, Mapping):
             raise InvalidInputError("upsert takes an iterable of documents; wrap one document in a list")
         docs = [_as_document(d) for d in documents]
@@ -419,12 +586,15 @@ class KnowledgeBase:
 
     def delete(self, ids: Iterable[str], *, missing_ok: bool = False) -> list[str]:
         """Stage deletion of documents by id; unknown ids raise unless ``missing_ok``."""
+        self._require_writer("delete")
         if isinstance(ids, str):
             raise InvalidInputError("delete takes an iterable of ids; wrap one id in a list")
         ids = list(ids)
         bad = [i for i in ids if not isinstance(i, str)]
         if bad:
             raise InvalidInputError(f"document ids must be str, got {bad[:5]!r}")
+        for doc_id in ids:
+            _checked_id(doc_id)
         committed = set(self.store.hashes(ids))
         unknown = [i for i in ids if i not in committed and i not in self._pending_upserts]
         if unknown and not missing_ok:
@@ -439,6 +609,15 @@ class KnowledgeBase:
                 deleted.append(doc_id)
         return deleted
 
+    def _require_writer(self, action: str) -> None:
+        if self.read_only:
+            raise ReadOnlyKnowledgeBaseError(
+                f"cannot {action}: {self.path} was opened with read_only=True. Open it without "
+                "read_only in the one process that writes it (a second writer is refused)"
+            )
+        if not self._writer_lock.held:
+            raise ReadOnlyKnowledgeBaseError(f"cannot {action}: {self.path} has been closed; open it again")
+
     def rollback(self) -> None:
         """Discard every staged change."""
         self._pending_upserts.clear()
@@ -447,6 +626,7 @@ class KnowledgeBase:
     # committing -------------------------------------------------------------------------
     def commit(self) -> CommitResult:
         """Make staged changes visible atomically, or raise and leave the base as it was."""
+        self._require_writer("commit")
         with self._commit_lock:
             started = time.perf_counter()
             snap = self._snapshot
@@ -477,18 +657,40 @@ class KnowledgeBase:
                 vecs, embedded = self._embed(texts)
                 vectors = snap.vectors.apply(old_rows, add_rows, vecs)
             kg = self._updated_graph(snap, old_rows, [c for _, c in chunk_rows])
+            records = [ChunkRecord.of(row, chunk) for row, chunk in chunk_rows]
+            keep = ~np.isin(snap.rows, old_rows)
+            checksums = np.concatenate([snap.checksums[keep], checksum_array(r.checksum for r in records)])
+            if not np.array_equal(bm25.rows, np.concatenate([snap.rows[keep], add_rows])):
+                raise IndexCorruptedError(f"{self.path}: the new BM25 index lost track of chunk rows")
 
             generation = snap.generation + 1
-            directory = self._write_generation(generation, bm25, snap.analyzer, vectors, kg)
-            self.store.apply_commit(deletes, upserts, chunk_rows,
+            self._check_store_matches(snap)
+            self._write_generation(generation, bm25, snap.analyzer, vectors, kg, checksums)
+            lease = GenerationLease.acquire(self.path / "generations", generation)
+            self.store.apply_commit(generation, deletes, upserts, records,
                                     {"generation": generation, "next_row": next_row})
-            rows, info = self.store.all_chunk_metadata()
-            self._snapshot = self._snapshot_of(generation, rows, info, bm25, snap.analyzer, vectors, kg)
+            rows, info, _ = self.store.chunk_metadata(generation)
+            self._snapshot = self._snapshot_of(generation, rows, info, bm25, snap.analyzer, vectors, kg,
+                                               checksums, lease)
+            self._data_version = self.store.data_version()
             self.rollback()
-            shutil.rmtree(directory.parent / f"{snap.generation:06d}", ignore_errors=True)
+            del snap  # drop this commit's hold on the old generation before collecting it
+            self.collect_garbage()
             return CommitResult(generation, len(upserts), len(deletes), len(chunk_rows),
                                 len(old_rows), embedded, time.perf_counter() - started,
                                 len(chunk_rows) if kg is not None else 0)
+
+    def _check_store_matches(self, snap: Snapshot) -> None:
+        """Before publishing: the store must still be what this writer's indexes describe
+        (the writer lock makes anything else a bug or a tampered base)."""
+        committed = self.store.get_meta("generation", 0)
+        live = self.store.live_chunk_count()
+        if committed != snap.generation or live != len(snap.rows):
+            raise IndexCorruptedError(
+                f"{self.path} changed underneath this writer: kb.sqlite is at generation {committed} "
+                f"with {live} chunks, this writer's indexes at {snap.generation} with {len(snap.rows)}. "
+                "Nothing was committed; close and reopen the knowledge base"
+            )
 
     def _updated_graph(self, snap: Snapshot, old_rows: np.ndarray, chunks: list[Chunk]) -> "KnowledgeGraph | None":
         """A copy of the committed graph without the replaced chunks' contributions and
@@ -546,11 +748,11 @@ class KnowledgeBase:
         return vectors / np.where(norms > 0, norms, 1.0)
 
     def _write_generation(self, generation: int, bm25: BM25Index, analyzer: Analyzer,
-                          vectors: VectorIndex | None, kg: "KnowledgeGraph | None") -> Path:
+                          vectors: VectorIndex | None, kg: "KnowledgeGraph | None", checksums: np.ndarray) -> Path:
         root = self.path / "generations"
         root.mkdir(exist_ok=True)
-        final = root / f"{generation:06d}"
-        tmp = root / f"{generation:06d}.tmp"
+        final = root / generation_name(generation)
+        tmp = root / f"{generation_name(generation)}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(final, ignore_errors=True)
         tmp.mkdir()
@@ -567,6 +769,8 @@ class KnowledgeBase:
             "vector_index": self.settings["vector_index"],
             "graph": self.settings.get("graph"),
             "counts": {"chunks": len(bm25), **({"entities": kg.entity_count()} if kg is not None else {})},
+            "chunks": {"count": len(checksums), "digest": chunks_digest(checksums)},
+            "settings_sha256": settings_digest(self.settings),
         })
         os.replace(tmp, final)
         fd = os.open(root, os.O_RDONLY)
@@ -580,9 +784,24 @@ class KnowledgeBase:
         return self.show_progress if n >= 200 else False
 
     def _check_embedder(self) -> None:
-        if not self._embedder_checked and self.embedder is not None:
-            _check_same_model(self.settings["embedding"], self.embedder, self.path)
-            self._embedder_checked = True
+        """The embedder must be the model that built the index. A base recorded before
+        fingerprints covered every weight is checked by the sampled fingerprint, and the
+        full one is recorded by its first writer and checked from then on."""
+        if self._embedder_checked or self.embedder is None:
+            return
+        recorded = self.settings["embedding"]
+        full = self.embedder.fingerprint
+        legacy = getattr(self.embedder, "legacy_fingerprint", None)
+        if recorded["fingerprint"] == full or legacy is None or recorded["fingerprint"].startswith("sha256:"):
+            _check_same_model(recorded, self.embedder, self.path, full)
+        else:
+            _check_same_model(recorded, self.embedder, self.path, legacy)
+            content = self.store.get_meta("embedding_content_fingerprint")
+            if content is None and not self.read_only:
+                self.store.set_meta("embedding_content_fingerprint", full)
+            elif content is not None and content != full:
+                _check_same_model({**recorded, "fingerprint": content}, self.embedder, self.path, full)
+        self._embedder_checked = True
 
     def _embed(self, texts: list[str]) -> tuple[np.ndarray, int]:
         """Embed ``texts``, reusing the content-hash cache; returns (vectors, newly embedded)."""
@@ -602,7 +821,7 @@ class KnowledgeBase:
                 for i in range(0, len(todo), _EMBED_SLICE):
                     part = todo[i : i + _EMBED_SLICE]
                     vecs = check_embeddings(embedder.embed_documents([t for _, t in part]),
-                                            len(part), dim, embedder.model_id)
+                                            len(part), dim, embedder.model_id, bool(embedder.normalize))
                     self.store.cache_embeddings([k for k, _ in part], vecs)
                     found.update(zip((k for k, _ in part), vecs))
                     bar.update(len(part))
@@ -613,7 +832,9 @@ class KnowledgeBase:
 
     # searching ---------------------------------------------------------------------------
     def searchable_snapshot(self) -> Snapshot:
-        snap = self._snapshot
+        """The generation a search reads: the one already pinned by the search in progress
+        on this thread, else the newest this reader has (refreshed when needed)."""
+        snap = pinned(self, self._current())
         if len(snap.rows) == 0:
             raise EmptyIndexError(
                 f"the knowledge base at {self.path} has no committed chunks; "
@@ -636,7 +857,8 @@ class KnowledgeBase:
         todo = list(dict.fromkeys(q for q in queries if q not in cached))
         if todo:
             fresh = check_embeddings(self.embedder.embed_queries(todo), len(todo),
-                                     self.settings["embedding"]["dimension"], self.embedder.model_id)
+                                     self.settings["embedding"]["dimension"], self.embedder.model_id,
+                                     bool(self.embedder.normalize))
             cached.update(zip(todo, fresh))
         with self._query_vectors_lock:
             for q in queries:
@@ -666,18 +888,19 @@ class KnowledgeBase:
 
     def hits(self, rows: np.ndarray, scores: np.ndarray, source: str) -> list[Hit]:
         chunks = self.store.chunks_by_row(rows.tolist())
-        out = []
-        for rank, (row, score) in enumerate(zip(rows.tolist(), scores.tolist()), start=1):
-            chunk = chunks.get(row)
-            if chunk is None:  # removed by a commit that landed during this search
-                continue
-            out.append(Hit(chunk, float(score), {source: float(score)}, {source: rank}, (source,)))
-        return out
+        missing = [r for r in rows.tolist() if r not in chunks]
+        if missing:  # rows a leased generation shows are kept, so this is damage
+            raise IndexCorruptedError(
+                f"{self.path / 'kb.sqlite'} lacks chunk rows {missing[:5]} that the index holds; "
+                "restore the knowledge base from a backup or rebuild it"
+            )
+        return [Hit(chunks[row], float(score), {source: float(score)}, {source: rank}, (source,))
+                for rank, (row, score) in enumerate(zip(rows.tolist(), scores.tolist()), start=1)]
 
-    def bm25_retriever(self, name: str = "bm25") -> "BM25Retriever":
+    def bm25_retriever(self, name: str = "bm25", statistics: str | None = None) -> "BM25Retriever":
         from rag_plugins.retrievers.bm25 import BM25Retriever
 
-        return BM25Retriever(self, name=name)
+        return BM25Retriever(self, name=name, statistics=statistics)
 
     def dense_retriever(self, name: str = "dense") -> "DenseRetriever":
         from rag_plugins.retrievers.dense import DenseRetriever
@@ -722,7 +945,12 @@ class KnowledgeBase:
 
     # lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
+        """Release the writer lock (if this is the writer) and this object's lease."""
         self.store.close()
+        if self._snapshot.lease is not None:
+            self._snapshot.lease.release()
+        if self._writer_lock is not None:
+            self._writer_lock.release()
 
     def __enter__(self) -> "KnowledgeBase":
         return self
@@ -770,13 +998,46 @@ def _resolve_extractor(recorded: dict[str, Any] | None, given: Extractor | None,
     return given
 
 
-def _check_same_model(recorded: dict[str, Any], embedder: Embedder, path: Path) -> None:
-    if recorded["fingerprint"] != embedder.fingerprint or recorded["dimension"] != embedder.dimension:
+def _check_same_model(recorded: dict[str, Any], embedder: Embedder, path: Path, fingerprint: str) -> None:
+    if recorded["fingerprint"] != fingerprint or recorded["dimension"] != embedder.dimension:
         raise EmbeddingModelMismatchError(
             f"{path} was embedded with {recorded['model_id']!r} (fingerprint "
-            f"{recorded['fingerprint'][:12]}, dimension {recorded['dimension']}), but the embedder "
-            f"given is {embedder.model_id!r} (fingerprint {embedder.fingerprint[:12]}, dimension "
+            f"{recorded['fingerprint'][:19]}, dimension {recorded['dimension']}), but the embedder "
+            f"given is {embedder.model_id!r} (fingerprint {fingerprint[:19]}, dimension "
             f"{embedder.dimension}). Mixing models gives meaningless scores: open the base without "
             "an embedder to reuse its model, or index into a new directory"
         )
 
+
+
+def _checked_id(doc_id: Any) -> str:
+    if not isinstance(doc_id, str):
+        raise InvalidInputError(f"a document id is a str, got {type(doc_id).__name__} {doc_id!r}")
+    return check_text(doc_id, "document id")
+
+
+def _remove_folder(folder: Path) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+
+
+def _upgrade(store: DocumentStore, path: Path, read_only: bool) -> None:
+    if read_only:
+        raise UnsupportedFormatVersionError(
+            f"{path} was written by an older rag-plugins (format {store.get_meta('format_version')}); "
+            "open it once for writing (KnowledgeBase.open(path), or any rag-plugins index run) to "
+            "upgrade it in place, then open it read-only"
+        )
+    settings = store.get_meta("settings")
+    upgrade_1_to_2(store, store.get_meta("generation", 0))
+    store.set_meta("settings_sha256", settings_digest(settings))
+
+
+def _checked_settings(store: DocumentStore, path: Path) -> dict[str, Any]:
+    settings = store.get_meta("settings")
+    if not isinstance(settings, dict) or store.get_meta("settings_sha256") != settings_digest(settings):
+        raise IndexCorruptedError(
+            f"the settings in {path / 'kb.sqlite'} do not match their checksum; the file is damaged. "
+            "Restore the knowledge base from a backup or rebuild it"
+        )
+    return settings

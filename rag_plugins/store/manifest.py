@@ -1,4 +1,9 @@
-"""The per-generation JSON manifest: format version, embedding model, file checksums."""
+"""The per-generation JSON manifest: format version, embedding model, file checksums.
+
+From format 2 the manifest also checksums itself (``manifest_sha256`` over the rest), and
+records the digest of the generation's chunk rows and of the base's settings, so a flipped
+byte anywhere in it or in ``kb.sqlite`` is refused rather than served.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import Any
 
 from rag_plugins.errors import IndexCorruptedError, UnsupportedFormatVersionError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 
 
@@ -20,6 +25,11 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _self_digest(manifest: dict[str, Any]) -> str:
+    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 def check_format_version(version: Any, where: Path) -> None:
@@ -34,6 +44,7 @@ def write_manifest(directory: Path, files: list[str], body: dict[str, Any]) -> d
     """Checksum ``files``, write the manifest, and fsync everything in ``directory``."""
     manifest = {"format_version": FORMAT_VERSION, **body,
                 "files": {name: sha256_file(directory / name) for name in sorted(files)}}
+    manifest["manifest_sha256"] = _self_digest(manifest)
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
     for name in [*files, MANIFEST]:
         with open(directory / name, "rb") as fh:
@@ -46,13 +57,26 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     path = directory / MANIFEST
     try:
         manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, UnicodeError) as exc:
         raise IndexCorruptedError(
             f"cannot read {path} ({exc}); the knowledge base is damaged: restore it from a "
             "backup or rebuild it"
         ) from exc
+    if not isinstance(manifest, dict):
+        raise IndexCorruptedError(f"{path} is not a manifest; restore it from a backup or rebuild")
     check_format_version(manifest.get("format_version"), directory)
-    for name, expected in manifest.get("files", {}).items():
+    checked = manifest["format_version"] >= 2 or "manifest_sha256" in manifest
+    if checked and manifest.get("manifest_sha256") != _self_digest(manifest):
+        raise IndexCorruptedError(
+            f"{path} does not match its own checksum: it is damaged. Nothing was loaded; restore "
+            "the directory from a backup or rebuild the index"
+        )
+    files = manifest.get("files", {})
+    if not isinstance(files, dict):
+        raise IndexCorruptedError(f"{path} lists no files; restore it from a backup or rebuild")
+    for name, expected in files.items():
+        if "/" in name or "\\" in name or name.startswith("."):
+            raise IndexCorruptedError(f"{path} names a file outside its directory ({name!r})")
         file = directory / name
         if not file.exists():
             raise IndexCorruptedError(f"index file {file} is missing; restore it or rebuild the index")

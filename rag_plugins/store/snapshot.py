@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import numpy as np
 
@@ -14,6 +16,32 @@ from rag_plugins.text.analysis import Analyzer
 
 if TYPE_CHECKING:
     from rag_plugins.graph.index import GraphIndex
+    from rag_plugins.store.locks import GenerationLease
+
+_scope = threading.local()
+
+
+@contextmanager
+def one_generation_per_search() -> Iterator[None]:
+    """Within this block (per thread), every knowledge base hands out the snapshot it
+    handed out first, so a search combining several retrievers (hybrid, graph+hybrid,
+    routed) reads one generation even when a newer one lands meanwhile. Re-entrant."""
+    outer = getattr(_scope, "pins", None)
+    if outer is None:
+        _scope.pins = {}
+    try:
+        yield
+    finally:
+        if outer is None:
+            _scope.pins = None
+
+
+def pinned(owner: object, current: "Snapshot") -> "Snapshot":
+    """The snapshot ``owner`` pinned in this thread's search, pinning ``current`` if none."""
+    pins = getattr(_scope, "pins", None)
+    if pins is None:
+        return current
+    return pins.setdefault(id(owner), current)
 
 
 @dataclass(frozen=True)
@@ -31,9 +59,14 @@ class Snapshot:
     """Per position, the graph node of its chunk (-1 when the graph does not hold it)."""
     node_positions: np.ndarray | None = None
     """The inverse: per graph node, the position of its chunk (-1 for entities)."""
+    checksums: np.ndarray | None = None
+    """Per position, the chunk row's checksum (what the manifest's chunk digest covers)."""
+    lease: "GenerationLease | None" = None
+    """Keeps this generation's files and chunk rows from being collected while in use."""
 
     def allowed_positions(self, filters: Mapping[str, Any] | None) -> np.ndarray | None:
-        if not filters:
+        """Positions a search under ``filters`` may return; None (no filter) means all."""
+        if filters is None:
             return None
         return np.flatnonzero(self.metadata.mask(filters))
 

@@ -3,9 +3,11 @@ the draft answer, the searches made and the passages (as untrusted data)."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import copy
+from typing import Any, Mapping, Sequence
 
 from rag_plugins._validation import check_k
+from rag_plugins.filter_policy import FilterPolicy
 from rag_plugins.iterative.pipeline import IterativePipeline
 from rag_plugins.iterative.trace import IterativeResult
 from rag_plugins.tools.passages import escape, format_passages, passage_records
@@ -33,16 +35,18 @@ def research_parameters(k: int, max_k: int) -> dict[str, Any]:
 
 class ResearchTool:
     """An :class:`~rag_plugins.iterative.IterativePipeline` (ITER-RETGEN, FLARE, adaptive
-    gating) as a tool taking the question.
+    gating) as a tool taking the question. Every search it makes runs under
+    ``pinned_filters`` (the model sends no filter).
 
     >>> tool = ResearchTool(IterRetGen(kb.hybrid_retriever(), ExtractiveBridgeGenerator(kb)))  # doctest: +SKIP
     >>> print(tool.run({"query": "Which position did the star of Kiss and Tell hold?"}).content)  # doctest: +SKIP
     """
 
     def __init__(self, pipeline: IterativePipeline, name: str = TOOL_NAME, description: str = TOOL_DESCRIPTION,
-                 *, k: int = 6, max_k: int = 20):
-        check_k(k)
+                 *, k: int = 6, max_k: int = 20, pinned_filters: Mapping[str, Any] | None = None):
+        k = check_k(k)
         self.pipeline = pipeline
+        self.filter_policy = FilterPolicy(pinned_filters)
         self.answer_label = getattr(pipeline.generator, "answer_label", DRAFT_LABEL)
         self.spec = ToolSpec(name, description, research_parameters(k, max(check_k(max_k, "max_k"), k)))
 
@@ -50,14 +54,24 @@ class ResearchTool:
     def name(self) -> str:
         return self.spec.name
 
+    def restricted(self, pinned_filters: Mapping[str, Any] | None = None,
+                   allow_filter_operators: bool | None = None) -> "ResearchTool":
+        """A copy with ``pinned_filters`` pinned as well (the model sends no filter here,
+        so ``allow_filter_operators`` changes nothing)."""
+        tool = copy.copy(self)
+        tool.filter_policy = self.filter_policy.restricted(pinned_filters, allow_filter_operators)
+        return tool
+
     def run(self, arguments: Any) -> ToolResult:
         args = check_arguments(self.spec, arguments)
-        return research_result(self.name, self.pipeline.run(args["query"]), args["k"], self.answer_label)
+        result = self.pipeline.run(args["query"], filters=self.filter_policy.apply(None))
+        return research_result(self.name, result, args["k"], self.answer_label)
 
     async def arun(self, arguments: Any) -> ToolResult:
         """The pipeline's own ``arun``: retrieval and generation are awaited, off the loop."""
         args = check_arguments(self.spec, arguments)
-        return research_result(self.name, await self.pipeline.arun(args["query"]), args["k"], self.answer_label)
+        result = await self.pipeline.arun(args["query"], filters=self.filter_policy.apply(None))
+        return research_result(self.name, result, args["k"], self.answer_label)
 
 
 def research_result(tool: str, result: IterativeResult, k: int, answer_label: str = DRAFT_LABEL) -> ToolResult:

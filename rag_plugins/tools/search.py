@@ -4,11 +4,13 @@ abstention policy as optional stages."""
 from __future__ import annotations
 
 import asyncio
+import copy
 from dataclasses import replace
-from typing import Any
+from typing import Any, Mapping
 
 from rag_plugins._validation import check_k
-from rag_plugins.errors import InvalidInputError
+from rag_plugins.errors import InvalidInputError, UnknownFilterFieldError
+from rag_plugins.filter_policy import FilterPolicy
 from rag_plugins.protocols import Retriever
 from rag_plugins.tools.passages import escape, format_passages, passage_records
 from rag_plugins.tools.result import ToolResult
@@ -24,6 +26,10 @@ class SearchTool:
     the final hits and, on weak evidence, the tool returns the insufficient-evidence notice
     instead of passages.
 
+    ``pinned_filters`` apply to every call and the model's ``filters`` can only narrow
+    them (:class:`~rag_plugins.filter_policy.FilterPolicy`); the model's filters are
+    equality only unless ``allow_filter_operators``.
+
     >>> import tempfile
     >>> from rag_plugins import Document, KnowledgeBase
     >>> kb = KnowledgeBase.open(tempfile.mkdtemp())
@@ -32,33 +38,52 @@ class SearchTool:
     >>> result = tool.run({"query": "pears", "k": 1})
     >>> [h.document_id for h in result.hits], result.data["passages"][0]["source"]
     (['a'], 'a#0')
+    >>> pinned = SearchTool("search_bm25", kb.bm25_retriever(), "Keyword search.", pinned_filters={"document_id": "b"})
+    >>> [h.document_id for h in pinned.run({"query": "pears bolts", "filters": {"document_id": "a"}}).hits]
+    []
     """
 
     def __init__(self, name: str, retriever: Retriever, description: str, *, k: int = 4, max_k: int = 20,
-                 reranker: Any = None, depth: int = 50, policy: Any = None, filters: bool = True):
+                 reranker: Any = None, depth: int = 50, policy: Any = None, filters: bool = True,
+                 pinned_filters: Mapping[str, Any] | None = None, allow_filter_operators: bool = False):
         if not name.replace("_", "").replace("-", "").isalnum():
             raise InvalidInputError(f"tool name {name!r} must be letters, digits, '_' or '-' (what every framework accepts)")
-        check_k(k)
-        if check_k(max_k, "max_k") < k:
+        k, max_k = check_k(k), check_k(max_k, "max_k")
+        if max_k < k:
             raise InvalidInputError(f"max_k ({max_k}) must be at least k ({k})")
         self.retriever = retriever
         self.reranker = reranker
         self.depth = check_k(depth, "depth")
         self.policy = policy
         self.routes: tuple[str, ...] = tuple(getattr(retriever, "routes", ())) if hasattr(retriever, "retriever_for") else ()
-        self.spec = ToolSpec(name, description, search_parameters(k, max_k, self.routes, filters))
+        self.filter_policy = FilterPolicy(pinned_filters, allow_filter_operators)
+        self._schema = (k, max_k, self.routes, filters)
+        self.spec = ToolSpec(name, description, search_parameters(*self._schema, allow_filter_operators))
 
     @property
     def name(self) -> str:
         return self.spec.name
 
+    def restricted(self, pinned_filters: Mapping[str, Any] | None = None,
+                   allow_filter_operators: bool | None = None) -> "SearchTool":
+        """A copy with ``pinned_filters`` pinned as well and, unless None,
+        ``allow_filter_operators`` replaced."""
+        tool = copy.copy(self)
+        tool.filter_policy = self.filter_policy.restricted(pinned_filters, allow_filter_operators)
+        tool.spec = replace(self.spec, parameters=search_parameters(*self._schema, tool.filter_policy.allow_operators))
+        return tool
+
     def search(self, arguments: Any) -> TracedSearch:
-        """The traced search the (checked) arguments ask for."""
+        """The traced search the (checked) arguments ask for, under the pinned filters."""
         args = check_arguments(self.spec, arguments)
         route = args.get("route", "auto")
         target = self.retriever if route == "auto" else self.retriever.retriever_for(route)
-        search = traced_search(target, args["query"], args["k"], args.get("filters"), reranker=self.reranker,
-                               depth=self.depth, policy=self.policy)
+        filters = self.filter_policy.apply(args.get("filters"))
+        try:
+            search = traced_search(target, args["query"], args["k"], filters, reranker=self.reranker,
+                                   depth=self.depth, policy=self.policy)
+        except UnknownFilterFieldError as exc:
+            raise self.filter_policy.redact(exc) from None
         if route != "auto":
             search = replace(search, route={"routes": {route: 1.0}, "confidence": 1.0,
                                             "reasons": ["route chosen by the caller"], "router": "caller"})

@@ -5,6 +5,7 @@ against that schema here, so every framework refuses the same calls with the sam
 from __future__ import annotations
 
 import json
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -13,6 +14,10 @@ from rag_plugins.errors import ToolCallError
 FILTERS_DESCRIPTION = (
     'Optional metadata filter, MongoDB-style: {"source": "wiki"} for equality, {"year": {"$gte": 2020}} '
     "with $eq $ne $in $nin $gt $gte $lt $lte $exists, combined with $and/$or/$not. Omit it to search everything."
+)
+EQUALITY_FILTERS_DESCRIPTION = (
+    'Optional metadata filter: {"field": value, ...}; every pair must match (a list-valued field matches if it '
+    "contains the value). Equality only: operators such as $ne, $gt or $or are refused. Omit it to search everything."
 )
 
 
@@ -41,9 +46,11 @@ class ToolSpec:
         return {"name": self.name, "description": self.description, "inputSchema": dict(self.parameters)}
 
 
-def search_parameters(k: int, max_k: int, routes: tuple[str, ...] = (), filters: bool = True) -> dict[str, Any]:
+def search_parameters(k: int, max_k: int, routes: tuple[str, ...] = (), filters: bool = True,
+                      operators: bool = False) -> dict[str, Any]:
     """The arguments of a search tool: ``query``, ``k``, and ``route`` (when the tool
-    routes) and ``filters`` (when the retriever takes them)."""
+    routes) and ``filters`` (when the retriever takes them; described as equality only
+    unless ``operators``)."""
     properties: dict[str, Any] = {
         "query": {"type": "string", "minLength": 1,
                   "description": "What to search for: a standalone search query or question."},
@@ -57,7 +64,8 @@ def search_parameters(k: int, max_k: int, routes: tuple[str, ...] = (), filters:
                            "route to force it: " + "; ".join(routes) + ".",
         }
     if filters:
-        properties["filters"] = {"type": "object", "description": FILTERS_DESCRIPTION}
+        properties["filters"] = {"type": "object",
+                                 "description": FILTERS_DESCRIPTION if operators else EQUALITY_FILTERS_DESCRIPTION}
     return {"type": "object", "properties": properties, "required": ["query"], "additionalProperties": False}
 
 
@@ -78,6 +86,8 @@ def check_arguments(spec: ToolSpec, arguments: Any) -> dict[str, Any]:
             arguments = json.loads(arguments or "{}")
         except json.JSONDecodeError as exc:
             raise ToolCallError(f"{spec.name}: arguments are not valid JSON ({exc}); send a JSON object") from exc
+        except RecursionError:
+            raise ToolCallError(f"{spec.name}: arguments nest too deeply to read; send a flat JSON object") from None
     if arguments is None:
         arguments = {}
     if not isinstance(arguments, Mapping):
@@ -111,8 +121,9 @@ def _check_value(tool: str, name: str, prop: Mapping[str, Any], value: Any) -> A
     elif kind == "integer":
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise ToolCallError(f"{tool}: {name} must be an integer, got {value!r}")
+        value = int(value)  # numpy integers too
         if "minimum" in prop and value < prop["minimum"]:
             raise ToolCallError(f"{tool}: {name} must be at least {prop['minimum']}, got {value}")
         if "maximum" in prop and value > prop["maximum"]:

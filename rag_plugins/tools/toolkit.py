@@ -34,6 +34,17 @@ def route_tool_name(route: str) -> str:
     return f"search_{route.replace('+', '_')}"
 
 
+def restrict_tools(tools: Sequence[Tool], pinned_filters: Mapping[str, Any] | None = None,
+                   allow_filter_operators: bool | None = None) -> list[Tool]:
+    """``tools``, each with ``pinned_filters`` pinned as well (the filter every search runs
+    under, which a model's filter can only narrow) and, unless None,
+    ``allow_filter_operators`` replaced: what :class:`Toolkit` and the adapters' tool
+    builders apply."""
+    if pinned_filters is None and allow_filter_operators is None:
+        return list(tools)
+    return [tool.restricted(pinned_filters, allow_filter_operators) for tool in tools]
+
+
 def route_description(route: str) -> str:
     return (f"Search the knowledge base with the '{route}' route. {ROUTE_DESCRIPTIONS.get(route, '')} "
             "Input: the search query. Returns the best passages, each with its source id.")
@@ -52,6 +63,10 @@ class Toolkit:
     runs a call in OpenAI, Anthropic or plain ``{"name", "arguments"}`` form and returns
     the tool message; :meth:`call` returns the :class:`ToolResult`.
 
+    ``pinned_filters`` (e.g. ``{"tenant": "A"}``) apply to every search of every tool and
+    a model's ``filters`` can only narrow them; a model's filters are equality only unless
+    ``allow_filter_operators`` (see :func:`restrict_tools`).
+
     >>> import tempfile
     >>> from rag_plugins import Document, KnowledgeBase
     >>> kb = KnowledgeBase.open(tempfile.mkdtemp())
@@ -64,11 +79,15 @@ class Toolkit:
     ...                         "function": {"name": "search", "arguments": '{"query": "E1234", "k": 1}'}})
     >>> reply["tool_call_id"], reply["content"].splitlines()[0]
     ('call_1', 'Route: bm25 (identifier "E1234" → bm25)')
+    >>> pinned = Toolkit.from_knowledge_base(kb, pinned_filters={"document_id": "b"})
+    >>> [h.document_id for h in pinned.call("search_bm25", {"query": "E1234 pears"}).hits]
+    ['b']
     """
 
-    def __init__(self, tools: Sequence[Tool]):
+    def __init__(self, tools: Sequence[Tool], *, pinned_filters: Mapping[str, Any] | None = None,
+                 allow_filter_operators: bool | None = None):
         self._tools: dict[str, Tool] = {}
-        for tool in tools:
+        for tool in restrict_tools(tools, pinned_filters, allow_filter_operators):
             if tool.name in self._tools:
                 raise InvalidInputError(f"two tools are named {tool.name!r}; tool names must be unique")
             self._tools[tool.name] = tool
@@ -79,10 +98,12 @@ class Toolkit:
     def from_knowledge_base(cls, kb: "KnowledgeBase", *, router: Any = None, routes: Sequence[str] | None = None,
                             route_tools: bool = True, reranker: Any = None, depth: int = 50, estimator: Any = None,
                             abstain_below: float | None = None, iterative: Any = "auto", k: int = 4,
-                            max_k: int = 20) -> "Toolkit":
+                            max_k: int = 20, pinned_filters: Mapping[str, Any] | None = None,
+                            allow_filter_operators: bool = False) -> "Toolkit":
         """The standard tools over ``kb``; ``iterative`` is ``"auto"`` (ITER-RETGEN with the
         offline extractive generator when the base has an embedder), False, or your own
-        ``IterativePipeline``."""
+        ``IterativePipeline``. ``pinned_filters`` and ``allow_filter_operators`` as for
+        the constructor."""
         from rag_plugins.routing import RoutedRetriever
 
         routed = RoutedRetriever(kb, router, routes)
@@ -99,7 +120,7 @@ class Toolkit:
         pipeline = _iterative_pipeline(kb, routed, iterative)
         if pipeline is not None:
             tools.append(ResearchTool(pipeline, k=max(k, 6), max_k=max_k))
-        return cls(tools)
+        return cls(tools, pinned_filters=pinned_filters, allow_filter_operators=allow_filter_operators)
 
     # the collection ----------------------------------------------------------------------
     @property

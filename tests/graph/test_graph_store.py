@@ -96,6 +96,7 @@ def test_base_built_by_a_custom_extractor_needs_it_to_change_documents(tmp_path)
         kb.commit()
     assert kb.generation == 1 and len(kb) == 1
     kb.rollback()
+    kb.close()
     with pytest.raises(InvalidInputError, match="extractor"):
         KnowledgeBase.open(tmp_path, graph=HeuristicExtractor())
 

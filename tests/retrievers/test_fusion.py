@@ -1,8 +1,11 @@
+import math
+
 import pytest
 
 from rag_plugins import HybridRetriever, KnowledgeBase
 from rag_plugins.errors import InvalidInputError
 from rag_plugins.retrievers.fusion import (
+    FUSION_METHODS,
     convex_combination,
     distribution_based_fusion,
     reciprocal_rank_fusion,
@@ -95,3 +98,37 @@ def test_batch_matches_single(kb):
     batch = hybrid.batch_retrieve(queries, k=3)
     single = [hybrid.retrieve(q, k=3) for q in queries]
     assert [[h.chunk.id for h in hits] for hits in batch] == [[h.chunk.id for h in hits] for hits in single]
+
+
+# issue 15.8: no input makes a fused score NaN --------------------------------------------
+NASTY = {
+    "inf": [("x", math.inf), ("y", 1.0), ("z", -math.inf)],
+    "huge": [("x", 1.7e308), ("y", 0.0), ("z", -1.7e308)],  # max - min overflows to inf
+    "nan": [("x", 1.0), ("y", math.nan), ("z", 0.5)],
+    "equal": [("x", 2.0), ("y", 2.0), ("z", 2.0)],
+    "single": [("x", math.inf)],
+    "all_inf": [("x", math.inf), ("y", math.inf)],
+    "tiny": [("x", 5e-324), ("y", 0.0)],
+}
+
+
+@pytest.mark.parametrize("method", sorted(FUSION_METHODS))
+@pytest.mark.parametrize("case", sorted(NASTY))
+def test_fusion_never_returns_nan(method, case):
+    lists = {"a": NASTY[case], "b": B}
+    fused = FUSION_METHODS[method](lists, {"a": 1.0, "b": 1.0})
+    assert set(fused) == {key for ranked in lists.values() for key, _ in ranked}
+    assert all(math.isfinite(v) for v in fused.values()), fused
+
+
+@pytest.mark.parametrize("method", ["relative_score", "zscore", "convex"])
+def test_infinite_and_huge_scores_keep_their_order(method):
+    ranked = [("w", math.inf), ("x", 1.7e308), ("y", -1.7e308), ("z", -math.inf)]
+    fused = FUSION_METHODS[method]({"a": ranked}, {"a": 1.0})
+    assert sorted(fused, key=fused.get, reverse=True) == ["w", "x", "y", "z"]
+
+
+def test_convex_ignores_a_non_finite_floor_and_clips_below_a_finite_one():
+    assert convex_combination({"a": A}, {"a": 1.0}, floors={"a": -math.inf}) == relative_score_fusion({"a": A}, {"a": 1.0})
+    fused = convex_combination({"a": [("x", 1.0), ("y", -math.inf)]}, {"a": 1.0}, floors={"a": -1.0})
+    assert fused == {"x": 1.0, "y": 0.0}

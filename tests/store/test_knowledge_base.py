@@ -202,7 +202,7 @@ CRASH_SCRIPT = textwrap.dedent("""
             (directory / "vectors.faiss").write_bytes(b"partial"); os._exit(1)
         VectorIndex.save = half_written
     elif stage == "mid_sqlite":
-        def die_in_transaction(self, deletes, upserts, chunk_rows, meta):
+        def die_in_transaction(self, generation, deletes, upserts, records, meta):
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.execute("DELETE FROM chunks")
             self._conn.execute("DELETE FROM documents")
@@ -231,7 +231,8 @@ def test_a_crash_during_commit_leaves_the_previous_state(tmp_path, embedder, cor
     with KnowledgeBase.open(path, embedder=embedder) as kb:
         assert kb_state(kb) == before
         assert [h.chunk.id for h in kb.hybrid_retriever().retrieve("capital of Italy", k=3)] == expected
-        assert sorted(p.name for p in (path / "generations").iterdir()) == [f"{kb.generation:06d}"]
+        current = f"{kb.generation:06d}"
+        assert sorted(p.name for p in (path / "generations").iterdir()) == [current, current + ".lock"]
         kb.upsert([Document("after", "the base still takes commits")])
         assert kb.commit().generation == before["generation"] + 1
 
@@ -241,7 +242,7 @@ def test_manifest_records_model_and_checksums(tmp_path, embedder, corpus):
         kb.upsert(corpus)
         kb.commit()
         manifest = kb.manifest()
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["embedding"] == {"model_id": embedder.model_id, "revision": None,
                                      "fingerprint": embedder.fingerprint, "dimension": 384, "normalize": True}
     assert set(manifest["files"]) >= {"bm25.json", "vectors.faiss", "bm25_post_tf.npy"}
@@ -255,3 +256,85 @@ def test_no_pickle_in_index_files(tmp_path, embedder, corpus):
         kb.commit()
     for npy in (tmp_path / "kb" / "generations").rglob("*.npy"):
         np.load(npy, allow_pickle=False)  # raises if an object array had been pickled
+
+
+def downgrade_to_format_1(path: Path, legacy_fingerprint: str) -> None:
+    """Rewrite a base the way rag-plugins wrote format 1: one row per live chunk, no
+    checksums, no leases, and the sampled model fingerprint."""
+    import sqlite3
+
+    with sqlite3.connect(path / "kb.sqlite") as conn:
+        conn.executescript("""
+            CREATE TABLE c1 (row INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, document_id TEXT NOT NULL,
+                             position INTEGER NOT NULL, text TEXT NOT NULL, metadata TEXT NOT NULL);
+            INSERT INTO c1 SELECT row, id, document_id, position, text, metadata FROM chunks WHERE retired IS NULL;
+            DROP TABLE chunks; ALTER TABLE c1 RENAME TO chunks;
+            CREATE INDEX chunks_by_document ON chunks(document_id);
+            CREATE TABLE d1 AS SELECT id, text, metadata, content_hash, version, updated_at FROM documents;
+            DROP TABLE documents; ALTER TABLE d1 RENAME TO documents;
+            CREATE TABLE e1 AS SELECT key, vector FROM embeddings; DROP TABLE embeddings;
+            ALTER TABLE e1 RENAME TO embeddings;
+            CREATE TABLE x1 AS SELECT key, extraction FROM extractions; DROP TABLE extractions;
+            ALTER TABLE x1 RENAME TO extractions;
+            DELETE FROM meta WHERE key = 'settings_sha256';
+            UPDATE meta SET value = '1' WHERE key = 'format_version';
+        """)
+        settings = json.loads(conn.execute("SELECT value FROM meta WHERE key='settings'").fetchone()[0])
+        settings["embedding"]["fingerprint"] = legacy_fingerprint
+        conn.execute("UPDATE meta SET value=? WHERE key='settings'", (json.dumps(settings),))
+    for lock in (path / "generations").glob("*.lock"):
+        lock.unlink()
+    (generation,) = [p for p in (path / "generations").iterdir()]
+    from rag_plugins.store.manifest import sha256_file
+
+    manifest = json.loads((generation / "manifest.json").read_text())
+    for key in ("chunks", "settings_sha256", "manifest_sha256"):
+        manifest.pop(key)
+    manifest["format_version"] = 1
+    manifest["embedding"]["fingerprint"] = legacy_fingerprint
+    manifest["files"] = {name: sha256_file(generation / name) for name in manifest["files"]}
+    (generation / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.fixture(scope="module")
+def tail_changed_model(tmp_path_factory, minilm_path):
+    """all-MiniLM-L6-v2 with one weight changed beyond the 4,096 elements the sampled
+    (format 1) fingerprint read: the sampled fingerprint cannot tell them apart."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from rag_plugins.embeddings import SentenceTransformerEmbedder
+
+    model = SentenceTransformer(minilm_path, device="cpu")
+    with torch.no_grad():
+        model[0].auto_model.embeddings.word_embeddings.weight.view(-1)[100_000:] *= -1
+    out = tmp_path_factory.mktemp("tail_changed")
+    model.save(str(out))
+    return SentenceTransformerEmbedder(str(out), device="cpu")
+
+
+def test_a_format_1_base_is_upgraded_by_its_writer_and_keeps_its_answers(tmp_path, embedder, corpus,
+                                                                        tail_changed_model):
+    path = tmp_path / "kb"
+    with KnowledgeBase.open(path, embedder=embedder) as kb:
+        kb.upsert(corpus)
+        kb.commit()
+        kb.upsert([Document("cats", "Cats purr. Rewritten, so a retired row exists.")])
+        kb.commit()
+        expected = [(h.chunk.id, round(h.score, 5)) for h in kb.hybrid_retriever().retrieve("capital", k=4)]
+    assert tail_changed_model.legacy_fingerprint == embedder.legacy_fingerprint  # what format 1 saw
+    assert tail_changed_model.fingerprint != embedder.fingerprint
+    downgrade_to_format_1(path, embedder.legacy_fingerprint)
+
+    with pytest.raises(UnsupportedFormatVersionError, match="open it once for writing"):
+        KnowledgeBase.open(path, read_only=True)
+    with KnowledgeBase.open(path, embedder=embedder) as kb:  # the writer upgrades in place
+        assert [(h.chunk.id, round(h.score, 5)) for h in kb.hybrid_retriever().retrieve("capital", k=4)] == expected
+        kb.upsert([Document("late", "A document committed after the upgrade.")])
+        assert kb.commit().generation == 3
+        assert kb.manifest()["format_version"] == 2
+    with KnowledgeBase.open(path, read_only=True) as kb:
+        assert kb.get("late").text == "A document committed after the upgrade."
+    # the sampled fingerprint matches, but the full one recorded on upgrade does not
+    with pytest.raises(EmbeddingModelMismatchError, match="fingerprint"):
+        KnowledgeBase.open(path, embedder=tail_changed_model)

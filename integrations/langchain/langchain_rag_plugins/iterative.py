@@ -14,6 +14,7 @@ from langchain_core.tools import StructuredTool
 
 from langchain_rag_plugins.convert import documents_to_hits, hit_to_document
 from langchain_rag_plugins.tools import langchain_tool
+from rag_plugins.filter_policy import FilterPolicy
 from rag_plugins.generation.base import (
     Generation,
     GenerationRequest,
@@ -164,6 +165,7 @@ class IterativeRetrievalRunnable(Runnable[Any, dict]):
     return :func:`result_output`; ``stream`` / ``astream`` yield one event per step
     (:func:`step_event`) as it completes, then the result. Every step is also sent as the
     custom callback event ``rag_plugins_step`` (``astream_events`` shows it).
+    ``pinned_filters`` apply to every search; an input's ``filters`` can only narrow them.
 
     >>> from langchain_core.language_models import FakeListChatModel
     >>> from rag_plugins.iterative import IterRetGen
@@ -173,10 +175,12 @@ class IterativeRetrievalRunnable(Runnable[Any, dict]):
     ...     print(event["event"], event.get("query", ""))
     """
 
-    def __init__(self, pipeline: IterativePipeline, name: str | None = None):
+    def __init__(self, pipeline: IterativePipeline, name: str | None = None,
+                 pinned_filters: Mapping[str, Any] | None = None):
         if not isinstance(pipeline, IterativePipeline):
             raise TypeError(f"expected an IterRetGen, FlareRetrieval or AdaptiveRetrieval, got {type(pipeline).__name__}")
         self.pipeline = pipeline
+        self.filter_policy = FilterPolicy(pinned_filters, allow_operators=True)
         self.name = name or f"rag_plugins_{pipeline.name.replace('-', '_')}"
 
     @property
@@ -187,8 +191,12 @@ class IterativeRetrievalRunnable(Runnable[Any, dict]):
     def OutputType(self) -> Any:  # noqa: N802
         return dict
 
-    def _events(self, value: Any, config: RunnableConfig) -> Iterator[dict[str, Any]]:
+    def _input(self, value: Any) -> tuple[str, dict[str, Any]]:
         question, options = _question(value)
+        return question, {**options, "filters": self.filter_policy.apply(options.get("filters"))}
+
+    def _events(self, value: Any, config: RunnableConfig) -> Iterator[dict[str, Any]]:
+        question, options = self._input(value)
         for event in self.pipeline.stream(question, **options):
             if isinstance(event, Step):
                 payload = step_event(event)
@@ -198,7 +206,7 @@ class IterativeRetrievalRunnable(Runnable[Any, dict]):
                 yield result_output(event)
 
     async def _aevents(self, value: Any, config: RunnableConfig) -> AsyncIterator[dict[str, Any]]:
-        question, options = _question(value)
+        question, options = self._input(value)
         async for event in self.pipeline.astream(question, **options):
             if isinstance(event, Step):
                 payload = step_event(event)
@@ -246,14 +254,15 @@ class IterativeRetrievalRunnable(Runnable[Any, dict]):
 
 
 def iterative_tool(pipeline: IterativePipeline, name: str = TOOL_NAME, description: str = TOOL_DESCRIPTION,
-                   max_passages: int = 8) -> StructuredTool:
+                   max_passages: int = 8, pinned_filters: Mapping[str, Any] | None = None) -> StructuredTool:
     """The pipeline as a ``StructuredTool`` an agent can call with the question
     (``content_and_artifact``: the draft answer, the searches and the passages as marked
-    data for the model; the Documents as the artifact).
+    data for the model; the Documents as the artifact). Every search runs under
+    ``pinned_filters``.
 
     >>> tool = iterative_tool(IterRetGen(kb.hybrid_retriever(), ExtractiveBridgeGenerator(kb)))  # doctest: +SKIP
     """
-    return langchain_tool(ResearchTool(pipeline, name, description, k=max_passages))
+    return langchain_tool(ResearchTool(pipeline, name, description, k=max_passages, pinned_filters=pinned_filters))
 
 
 __all__ = ["STEP_EVENT", "IterativeRetrievalRunnable", "LangChainGenerator", "LangChainRetrieverAdapter",

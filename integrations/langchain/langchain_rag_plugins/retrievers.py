@@ -10,8 +10,11 @@ from langchain_core.callbacks import (
 )
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+from pydantic import field_validator
 
 from langchain_rag_plugins.convert import search_documents
+from rag_plugins.filter_policy import FilterPolicy
+from rag_plugins.protocols import Filters
 from rag_plugins.tracing import TracedSearch, atraced_search, traced_search
 
 ROUTE_EVENT = "rag_plugins_route"
@@ -26,8 +29,9 @@ class RagPluginsRetriever(BaseRetriever):
     """Any rag-plugins retriever (BM25, dense, hybrid, reranked, ...) as a LangChain retriever.
 
     ``k`` and ``filters`` can be overridden per call: ``retriever.invoke(q, k=2)``.
-    The async path runs the whole search in a worker thread, so the event loop keeps
-    serving while it runs.
+    ``pinned_filters`` (e.g. ``{"tenant": "A"}``) apply to every search and ``filters``,
+    here or per call, can only narrow them. The async path runs the whole search in a
+    worker thread, so the event loop keeps serving while it runs.
 
     Every document's metadata holds what callbacks need to see (``on_retriever_end``
     receives these documents): each source's ``scores`` and ``ranks`` (and the
@@ -60,12 +64,23 @@ class RagPluginsRetriever(BaseRetriever):
     """A rag-plugins retriever: anything with ``retrieve`` and ``aretrieve``."""
     k: int = 4
     filters: dict[str, Any] | None = None
+    pinned_filters: dict[str, Any] | None = None
+    """A filter every search runs under, whatever ``filters`` say."""
+
+    @field_validator("pinned_filters")
+    @classmethod
+    def _check_pinned(cls, value: dict[str, Any] | None) -> Any:
+        return FilterPolicy(value).pinned
+
+    def _filters(self, filters: dict[str, Any] | None) -> Filters | None:
+        caller = self.filters if filters is None else filters
+        return FilterPolicy(self.pinned_filters, allow_operators=True).apply(caller)
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
         k: int | None = None, filters: dict[str, Any] | None = None,
     ) -> list[Document]:
-        search = traced_search(self.retriever, query, k or self.k, filters or self.filters)
+        search = traced_search(self.retriever, query, k or self.k, self._filters(filters))
         if search.route is not None:
             run_manager.get_child().on_custom_event(ROUTE_EVENT, _route_event(search), run_id=run_manager.run_id)
         return search_documents(search)
@@ -74,7 +89,7 @@ class RagPluginsRetriever(BaseRetriever):
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun,
         k: int | None = None, filters: dict[str, Any] | None = None,
     ) -> list[Document]:
-        search = await atraced_search(self.retriever, query, k or self.k, filters or self.filters)
+        search = await atraced_search(self.retriever, query, k or self.k, self._filters(filters))
         if search.route is not None:
             await run_manager.get_child().on_custom_event(ROUTE_EVENT, _route_event(search), run_id=run_manager.run_id)
         return search_documents(search)

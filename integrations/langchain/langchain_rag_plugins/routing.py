@@ -43,7 +43,8 @@ class ChatModelRouter(LLMRouter):
 def route_tools(routed: Any, k: int = 4, routes: Sequence[str] | None = None, **options: Any) -> list[StructuredTool]:
     """One ``StructuredTool`` per route of a ``RoutedRetriever`` (``search_bm25``,
     ``search_dense``, ...), so a tool-calling agent picks the memory itself. ``options``
-    go to each :class:`~rag_plugins.tools.SearchTool` (``reranker``, ``policy``, ``max_k``).
+    go to each :class:`~rag_plugins.tools.SearchTool` (``reranker``, ``policy``, ``max_k``,
+    ``pinned_filters``, ``allow_filter_operators``).
 
     Each returns ``content_and_artifact``: the passages as untrusted data with their
     source ids (what the model reads), and the Documents (the artifact).

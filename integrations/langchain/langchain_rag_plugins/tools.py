@@ -4,14 +4,14 @@ Documents as the artifact)."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from langchain_core.documents import Document
 from langchain_core.tools import StructuredTool, ToolException
 
 from langchain_rag_plugins.convert import hit_to_document
 from rag_plugins.errors import RagPluginsError
-from rag_plugins.tools import ResearchTool, SearchTool, Toolkit, ToolResult
+from rag_plugins.tools import ResearchTool, SearchTool, Toolkit, ToolResult, restrict_tools
 from rag_plugins.tools.schema_model import args_model
 
 
@@ -45,8 +45,12 @@ def langchain_tool(tool: SearchTool | ResearchTool) -> StructuredTool:
     )
 
 
-def as_langchain_tools(toolkit: Toolkit | Sequence[SearchTool | ResearchTool]) -> list[StructuredTool]:
-    """Every tool of a :class:`~rag_plugins.tools.Toolkit` as a ``StructuredTool``.
+def as_langchain_tools(toolkit: Toolkit | Sequence[SearchTool | ResearchTool], *,
+                       pinned_filters: Mapping[str, Any] | None = None,
+                       allow_filter_operators: bool | None = None) -> list[StructuredTool]:
+    """Every tool of a :class:`~rag_plugins.tools.Toolkit` as a ``StructuredTool``;
+    ``pinned_filters`` apply to every search and the model's filters can only narrow
+    them (equality only unless ``allow_filter_operators``).
 
     Example:
         .. code-block:: python
@@ -57,8 +61,9 @@ def as_langchain_tools(toolkit: Toolkit | Sequence[SearchTool | ResearchTool]) -
 
             tools = as_langchain_tools(Toolkit.from_knowledge_base(kb))  # search, search_bm25, ...
             agent = create_agent(model, tools)
+            tenant_tools = as_langchain_tools(Toolkit.from_knowledge_base(kb), pinned_filters={"tenant": "A"})
     """
-    return [langchain_tool(tool) for tool in toolkit]
+    return [langchain_tool(tool) for tool in restrict_tools(list(toolkit), pinned_filters, allow_filter_operators)]
 
 
 def _validation_message(error: Exception) -> str:

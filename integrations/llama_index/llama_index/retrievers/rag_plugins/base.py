@@ -10,6 +10,7 @@ from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 
+from rag_plugins.filter_policy import FilterPolicy
 from rag_plugins.tracing import atraced_search, traced_search
 from rag_plugins.types import Hit
 
@@ -100,6 +101,8 @@ class RagPluginsRetriever(BaseRetriever):
     insufficient-evidence node (``metadata["abstained"] is True``) instead of context.
     Given a ``RoutedRetriever``, each node's ``metadata["evidence"]["route"]`` holds the
     route decision, and a ``RouteDecisionEvent`` goes to the instrumentation dispatcher.
+    ``pinned_filters`` (e.g. ``{"tenant": "A"}``) apply to every search; ``filters`` can
+    only narrow them.
 
     Example:
         .. code-block:: python
@@ -120,19 +123,25 @@ class RagPluginsRetriever(BaseRetriever):
         filters: dict[str, Any] | None = None,
         callback_manager: CallbackManager | None = None,
         verbose: bool = False,
+        pinned_filters: dict[str, Any] | None = None,
     ) -> None:
         self._retriever = retriever
         self.similarity_top_k = similarity_top_k
         self.filters = filters
+        self._policy = FilterPolicy(pinned_filters, allow_operators=True)
         super().__init__(callback_manager=callback_manager, verbose=verbose)
+
+    @property
+    def pinned_filters(self) -> Any:
+        return self._policy.pinned
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         return self._nodes(traced_search(self._retriever, query_bundle.query_str, self.similarity_top_k,
-                                         self.filters))
+                                         self._policy.apply(self.filters)))
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         return self._nodes(await atraced_search(self._retriever, query_bundle.query_str, self.similarity_top_k,
-                                                self.filters))
+                                                self._policy.apply(self.filters)))
 
     def _nodes(self, search: Any) -> list[NodeWithScore]:
         emit_search(search)

@@ -16,8 +16,9 @@ from llama_index.core.schema import NodeWithScore
 from llama_index.core.tools import FunctionTool
 from llama_index.retrievers.rag_plugins.base import hit_to_node
 from llama_index.retrievers.rag_plugins.tools import llama_index_tool
-from pydantic import ConfigDict
+from pydantic import ConfigDict, field_validator
 
+from rag_plugins.filter_policy import FilterPolicy
 from rag_plugins.generation.base import Generation, GenerationRequest, TokenLogprob
 from rag_plugins.iterative.pipeline import IterativePipeline
 from rag_plugins.iterative.trace import IterativeResult, Step
@@ -113,7 +114,8 @@ class IterativeQueryEngine(CustomQueryEngine):
     :class:`~rag_plugins.iterative.FlareRetrieval`, :class:`~rag_plugins.iterative.AdaptiveRetrieval`)
     as a LlamaIndex query engine. ``query``/``aquery`` return a ``Response`` whose
     ``source_nodes`` hold the hits of every iteration (:func:`result_to_response`); each
-    step is dispatched as an :class:`IterationStepEvent`.
+    step is dispatched as an :class:`IterationStepEvent`. Every search runs under
+    ``pinned_filters``.
 
     >>> engine = IterativeQueryEngine(pipeline=IterRetGen(kb.hybrid_retriever(),  # doctest: +SKIP
     ...                                                   LlamaIndexGenerator(llm), iterations=2))
@@ -124,16 +126,22 @@ class IterativeQueryEngine(CustomQueryEngine):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     pipeline: Any
+    pinned_filters: Optional[Dict[str, Any]] = None
+
+    @field_validator("pinned_filters")
+    @classmethod
+    def _check_pinned(cls, value: Optional[Dict[str, Any]]) -> Any:
+        return FilterPolicy(value).pinned
 
     def custom_query(self, query_str: str) -> Response:
         result = None
-        for event in self.pipeline.stream(query_str):
+        for event in self.pipeline.stream(query_str, filters=self.pinned_filters):
             result = self._observe(query_str, event)
         return result_to_response(result)
 
     async def acustom_query(self, query_str: str) -> Response:
         result = None
-        async for event in self.pipeline.astream(query_str):
+        async for event in self.pipeline.astream(query_str, filters=self.pinned_filters):
             result = self._observe(query_str, event)
         return result_to_response(result)
 
@@ -145,12 +153,13 @@ class IterativeQueryEngine(CustomQueryEngine):
 
 
 def iterative_tool(pipeline: IterativePipeline, name: str = TOOL_NAME, description: str = TOOL_DESCRIPTION,
-                   max_passages: int = 8) -> FunctionTool:
+                   max_passages: int = 8, pinned_filters: Dict[str, Any] | None = None) -> FunctionTool:
     """The pipeline as a ``FunctionTool`` taking the question: the model reads the draft
     answer, the searches and the passages (as untrusted data); ``raw_output`` holds the
     merged nodes. For a ``QueryEngineTool`` instead, wrap ``IterativeQueryEngine(pipeline)``
-    with :func:`~llama_index.retrievers.rag_plugins.tools.query_engine_tool`."""
-    return llama_index_tool(ResearchTool(pipeline, name, description, k=max_passages))
+    with :func:`~llama_index.retrievers.rag_plugins.tools.query_engine_tool`. Every search
+    runs under ``pinned_filters``."""
+    return llama_index_tool(ResearchTool(pipeline, name, description, k=max_passages, pinned_filters=pinned_filters))
 
 
 __all__: Sequence[str] = ["IterationStepEvent", "IterativeQueryEngine", "LlamaIndexGenerator", "iterative_tool",

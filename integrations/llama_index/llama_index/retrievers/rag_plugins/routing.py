@@ -65,7 +65,8 @@ def route_tools(routed: Any, k: int = 4, routes: Sequence[str] | None = None, **
     """One ``FunctionTool`` per route of a ``RoutedRetriever`` (``search_bm25``, ...), so an
     agent picks the memory itself. The model reads the passages as untrusted data with
     source ids; ``raw_output`` holds the nodes. ``options`` go to each
-    :class:`~rag_plugins.tools.SearchTool` (``reranker``, ``policy``, ``max_k``).
+    :class:`~rag_plugins.tools.SearchTool` (``reranker``, ``policy``, ``max_k``,
+    ``pinned_filters``, ``allow_filter_operators``).
     """
     return [llama_index_tool(SearchTool(route_tool_name(r), routed.retriever_for(r), route_description(r), k=k,
                                         **options))

@@ -4,7 +4,7 @@ as untrusted data, and ``QueryEngineTool``s described for a model."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from llama_index.core.base.base_query_engine import BaseQueryEngine
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -24,13 +24,14 @@ from llama_index.retrievers.rag_plugins.base import (
 )
 from pydantic import BaseModel, Field
 
-from rag_plugins.errors import RagPluginsError
+from rag_plugins.errors import InvalidInputError, RagPluginsError
 from rag_plugins.tools import (
     ResearchTool,
     SearchTool,
     Toolkit,
     ToolResult,
     format_passages,
+    restrict_tools,
 )
 from rag_plugins.tools.schema_model import args_model
 
@@ -73,8 +74,12 @@ def llama_index_tool(tool: SearchTool | ResearchTool) -> FunctionTool:
                                       async_callback=aoutput)
 
 
-def as_llama_index_tools(toolkit: Toolkit | Sequence[SearchTool | ResearchTool]) -> list[FunctionTool]:
-    """Every tool of a :class:`~rag_plugins.tools.Toolkit` as a ``FunctionTool``.
+def as_llama_index_tools(toolkit: Toolkit | Sequence[SearchTool | ResearchTool], *,
+                         pinned_filters: Mapping[str, Any] | None = None,
+                         allow_filter_operators: bool | None = None) -> list[FunctionTool]:
+    """Every tool of a :class:`~rag_plugins.tools.Toolkit` as a ``FunctionTool``;
+    ``pinned_filters`` apply to every search and the model's filters can only narrow
+    them (equality only unless ``allow_filter_operators``).
 
     Example:
         .. code-block:: python
@@ -84,8 +89,9 @@ def as_llama_index_tools(toolkit: Toolkit | Sequence[SearchTool | ResearchTool])
             from llama_index.retrievers.rag_plugins import as_llama_index_tools
 
             agent = FunctionAgent(tools=as_llama_index_tools(Toolkit.from_knowledge_base(kb)), llm=llm)
+            tenant_tools = as_llama_index_tools(Toolkit.from_knowledge_base(kb), pinned_filters={"tenant": "A"})
     """
-    return [llama_index_tool(tool) for tool in toolkit]
+    return [llama_index_tool(tool) for tool in restrict_tools(list(toolkit), pinned_filters, allow_filter_operators)]
 
 
 class SearchQuery(BaseModel):
@@ -116,13 +122,19 @@ class RagPluginsRetrieverTool(RetrieverTool):
 
 def retriever_tool(retriever: Any, name: str = "search_knowledge_base", description: str = RETRIEVER_TOOL_DESCRIPTION,
                    k: int = 4, filters: dict[str, Any] | None = None,
-                   node_postprocessors: Sequence[BaseNodePostprocessor] | None = None) -> RagPluginsRetrieverTool:
-    """A rag-plugins retriever (or any LlamaIndex retriever) as a ``RetrieverTool``.
+                   node_postprocessors: Sequence[BaseNodePostprocessor] | None = None,
+                   pinned_filters: dict[str, Any] | None = None) -> RagPluginsRetrieverTool:
+    """A rag-plugins retriever (or any LlamaIndex retriever) as a ``RetrieverTool``;
+    ``pinned_filters`` apply to every search (the model sends only a query).
 
     >>> tool = retriever_tool(kb.hybrid_retriever(), node_postprocessors=[RagPluginsRerank(reranker)])  # doctest: +SKIP
     """
-    if not isinstance(retriever, BaseRetriever):
-        retriever = RagPluginsRetriever(retriever, similarity_top_k=k, filters=filters)
+    if isinstance(retriever, BaseRetriever):
+        if pinned_filters is not None:
+            raise InvalidInputError("pinned_filters apply to a rag-plugins retriever; pin them on the "
+                                    "RagPluginsRetriever you pass (RagPluginsRetriever(..., pinned_filters=...))")
+    else:
+        retriever = RagPluginsRetriever(retriever, similarity_top_k=k, filters=filters, pinned_filters=pinned_filters)
     return RagPluginsRetrieverTool(retriever, ToolMetadata(name=name, description=description, fn_schema=SearchQuery),
                                    list(node_postprocessors or []))
 
