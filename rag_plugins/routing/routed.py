@@ -19,6 +19,7 @@ from rag_plugins.retrievers.fusion import FUSION_METHODS
 from rag_plugins.routing.decision import ROUTES, RouteDecision, Router
 from rag_plugins.routing.features import QueryAnalyzer
 from rag_plugins.routing.rules import RuleRouter
+from rag_plugins.store.snapshot import one_generation_per_search
 from rag_plugins.types import Hit
 
 if TYPE_CHECKING:
@@ -137,11 +138,12 @@ class RoutedRetriever(BaseRetriever):
         """Route ``query``, search, and return the decision with the hits and timings."""
         check_query(query)
         k = check_k(k)
-        t0 = time.perf_counter()
-        decision = self.route(query, filters)
-        t1 = time.perf_counter()
-        hits = self._search(decision, query, k, filters)
-        t2 = time.perf_counter()
+        with one_generation_per_search():  # the decision and the hits read one generation
+            t0 = time.perf_counter()
+            decision = self.route(query, filters)
+            t1 = time.perf_counter()
+            hits = self._search(decision, query, k, filters)
+            t2 = time.perf_counter()
         timings = {"routing": t1 - t0, "retrieval": t2 - t1}
         logger.debug("route %s for %r: %s", dict(decision.routes), query, "; ".join(decision.reasons))
         if self.on_decision is not None:

@@ -168,6 +168,7 @@ def test_a_leased_generation_outlives_later_commits_and_is_collected_after(tmp_p
         assert retired_rows(path) == 0
 
 
+@pytest.mark.slow
 def test_threads_always_get_full_pages_from_one_generation_while_a_writer_commits(tmp_path):
     path = tmp_path / "kb"
     with KnowledgeBase.open(path, show_progress=False) as kb:
