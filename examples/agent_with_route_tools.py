@@ -9,7 +9,7 @@ The toolkit gives the agent ``search`` (the router decides and says why), one
 tool-calling chat model, e.g. ``ChatOpenAI``) the model chooses the tools; without it a
 scripted stand-in plays the model: it calls the tool listed for each question below and
 answers from the passage it gets back. The same tools then serve a framework-free loop:
-OpenAI-style specs and one dispatcher for the model's tool calls.
+OpenAI- or Anthropic-style specs and one dispatcher that answers each tool call in its own form.
 """
 
 from __future__ import annotations
@@ -88,6 +88,11 @@ def main() -> None:
         reply = toolkit.dispatch({"id": "call_1", "type": "function", "function": {
             "name": "search", "arguments": json.dumps({"query": "Shadowshaper author", "k": 2})}})
         print(f"dispatch -> {reply['role']} message for {reply['tool_call_id']}: {reply['content'].splitlines()[0]}")
+        # Anthropic: tool specs with input_schema, and a tool_result block for each tool_use block.
+        block = toolkit.dispatch({"type": "tool_use", "id": "toolu_1", "name": "search_bm25",
+                                  "input": {"query": "Shadowshaper author", "k": 2}})
+        print(f"Anthropic specs for {len(toolkit.anthropic_tools())} tools; dispatch -> {block['type']} block "
+              f"for {block['tool_use_id']}, is_error={block['is_error']}")
 
 
 if __name__ == "__main__":

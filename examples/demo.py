@@ -39,8 +39,15 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="index only the first N paragraphs")
     parser.add_argument("--k", type=int, default=3)
     args = parser.parse_args()
+    if args.kb:
+        demo(Path(args.kb), args)
+        return
+    with tempfile.TemporaryDirectory(prefix="rag-plugins-demo-") as temp:  # removed afterwards
+        demo(Path(temp), args)
+    print("(the temporary base is removed; pass --kb DIR to keep it)")
 
-    directory = Path(args.kb) if args.kb else Path(tempfile.mkdtemp(prefix="rag-plugins-demo-"))
+
+def demo(directory: Path, args: argparse.Namespace) -> None:
     documents = list(load_documents([CORPUS]))[: args.limit]
     print(f"Indexing {len(documents)} HotpotQA paragraphs (CC BY-SA 4.0) into {directory}")
     started = time.perf_counter()

@@ -4,6 +4,8 @@ Folders are walked without leaving them: a symlink whose target lies outside the
 is skipped (and reported) unless ``follow_symlinks=True``, so ``index docs/`` never
 serves ``/etc/hostname`` through ``docs/notes.md -> /etc/hostname``. A file reached twice
 (through a link inside the folder) is loaded once, under its own path when it has one.
+Given a ``skipped`` list, a walk also reports the files it cannot load (an unsupported
+type, bytes that are not UTF-8, a bad JSONL line) there and goes on with the rest.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SkippedPath:
-    """A path a folder walk left out, and why."""
+    """A path a folder walk left out, and why; ``kind`` is ``"link"`` (a symlink not
+    followed), ``"unsupported"`` (a file type no loader reads) or ``"unreadable"``."""
 
     path: Path
     reason: str
+    kind: str = "link"
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
@@ -43,7 +47,8 @@ def iter_files(paths: Iterable[str | Path], *, follow_symlinks: bool = False,
 
     Symlinks inside a folder are followed only while their target stays inside it, unless
     ``follow_symlinks``; every symlink left out is appended to ``skipped`` (or logged as a
-    warning when no list is given). A path named directly is always read.
+    warning when no list is given), and so is every file of an unsupported type (only when
+    a list is given). A path named directly is always read.
 
     >>> import tempfile
     >>> root = Path(tempfile.mkdtemp())
@@ -55,23 +60,24 @@ def iter_files(paths: Iterable[str | Path], *, follow_symlinks: bool = False,
     (['a.md'], ['b.md'])
     """
     report = skipped.append if skipped is not None else _log_skip
+    unsupported = skipped.append if skipped is not None else None
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            yield from _walk(path, follow_symlinks, report)
+            yield from _walk(path, follow_symlinks, report, unsupported)
         elif path.is_file():
             if path.suffix.lower() not in FORMATS:
                 raise InvalidInputError(f"{path}: unsupported file type; use one of {sorted(FORMATS)}")
             yield path
         else:
-            raise InvalidInputError(f"{path} does not exist")
+            raise InvalidInputError(f"{path} does not exist; check the path")
 
 
 def _log_skip(skip: SkippedPath) -> None:
     logger.warning("skipped %s", skip)
 
 
-def _walk(root: Path, follow_symlinks: bool, report: Report) -> Iterator[Path]:
+def _walk(root: Path, follow_symlinks: bool, report: Report, unsupported: Report | None) -> Iterator[Path]:
     root_real = Path(os.path.realpath(root))
     found: list[tuple[Path, str, bool]] = []  # (path, real path, reached through a symlink)
     links: list[Path] = []
@@ -92,6 +98,9 @@ def _walk(root: Path, follow_symlinks: bool, report: Report) -> Iterator[Path]:
                     links.append(file)
                 elif file.suffix.lower() in FORMATS:
                     found.append((file, os.path.realpath(file), via_link))
+                elif unsupported is not None:
+                    unsupported(SkippedPath(file, f"unsupported file type {file.suffix or '(no extension)'}",
+                                            "unsupported"))
 
     scan(root, False)
     while links:
@@ -165,6 +174,35 @@ def _decode(data: bytes, where: str) -> str:
 
 def load_documents(paths: Iterable[str | Path], *, follow_symlinks: bool = False,
                    skipped: list[SkippedPath] | None = None) -> Iterator[Document]:
-    """The documents in ``paths`` (see :func:`iter_files` for what a folder walk includes)."""
+    """The documents in ``paths`` (see :func:`iter_files` for what a folder walk includes).
+
+    Without ``skipped``, a file that cannot be loaded raises; with it, the file is
+    appended there (kind ``"unreadable"``) and the others are still loaded.
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> _ = (root / "good.md").write_text("fine"); _ = (root / "bad.txt").write_bytes("café".encode("latin-1"))
+    >>> left_out = []
+    >>> [d.text for d in load_documents([root], skipped=left_out)], [s.kind for s in left_out]
+    (['fine'], ['unreadable'])
+    """
     for file in iter_files(paths, follow_symlinks=follow_symlinks, skipped=skipped):
-        yield from load_file(file)
+        if skipped is None:
+            yield from load_file(file)
+            continue
+        try:
+            docs = list(load_file(file))  # whole file or nothing: a bad line skips the file
+        except InvalidInputError as exc:
+            skipped.append(SkippedPath(file, _reason(file, str(exc)), "unreadable"))
+        except OSError as exc:
+            skipped.append(SkippedPath(file, f"cannot be read ({exc.strerror or exc})", "unreadable"))
+        else:
+            yield from docs
+
+
+def _reason(file: Path, message: str) -> str:
+    """``message`` without the leading path that :class:`SkippedPath` prints anyway."""
+    name = str(file)
+    if message.startswith(name + ":"):
+        return "line " + message[len(name) + 1:]
+    return message.removeprefix(name).removeprefix(" ").removeprefix("is ")

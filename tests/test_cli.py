@@ -35,9 +35,11 @@ def test_eval_writes_trec_run_and_metrics(tmp_path, beir_dir, minilm_path, retri
             "--embedding-model", minilm_path, "--k", "3", "--run-file", str(run), "--output", str(out)]
     assert main(args) == 0
     lines = [line.split() for line in run.read_text().splitlines()]
-    assert len(lines) == 9 and all(len(p) == 6 and p[1] == "Q0" and p[5] == f"rag-plugins-{retriever}" for p in lines)
+    per_query = 1 if retriever == "bm25" else 3  # each query shares a term with one document only
+    assert len(lines) == 3 * per_query
+    assert all(len(p) == 6 and p[1] == "Q0" and p[5] == f"rag-plugins-{retriever}" for p in lines)
     assert {p[2] for p in lines} <= {d for d, _, _ in CORPUS}
-    assert [p[3] for p in lines[:3]] == ["1", "2", "3"]
+    assert [p[3] for p in lines[:per_query]] == [str(r) for r in range(1, per_query + 1)]
     metrics = json.loads(out.read_text())
     assert metrics["n_queries"] == 3 and metrics["ndcg@10"] > 0.6
     assert {"index_seconds", "query_seconds", "queries_per_second", "p50_ms", "p95_ms"} <= set(metrics["timings"])
@@ -74,3 +76,16 @@ def test_index_and_query(tmp_path, minilm_path, capsys):
     assert hits[0]["metadata"]["heading_path"] == ["Setup", "GPU"] and set(hits[0]["scores"]) >= {"hybrid"}
     assert main(["query", str(kb), "  "]) == 2
     assert "empty" in capsys.readouterr().err
+
+
+def test_a_query_sharing_no_term_with_the_base_says_so(tmp_path, minilm_path, capsys):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "b.txt").write_text("Bananas are yellow fruit rich in potassium.")
+    kb = tmp_path / "kb"
+    assert main(["index", str(docs), "--kb", str(kb), "--embedding-model", minilm_path]) == 0
+    capsys.readouterr()
+    assert main(["query", str(kb), "what is it", "--retriever", "bm25"]) == 0
+    assert capsys.readouterr().out.strip() == "no hits: no passage shares a term with the query"
+    assert main(["query", str(kb), "what is it", "--retriever", "bm25", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []

@@ -77,6 +77,7 @@ def test_agent_example_uses_route_tools_and_the_dispatcher(tmp_path, minilm_path
     assert "A: The New York Society of Model Engineers (NYSME) was originally incorporated in 1926" in out
     assert "A: The Hork-Bajir Chronicles is the second companion book" in out
     assert "dispatch -> tool message for call_1: Route: " in out
+    assert "Anthropic specs for 7 tools; dispatch -> tool_result block for toolu_1, is_error=False" in out
 
 
 def test_mcp_server_example_serves_and_calls_tools(tmp_path, minilm_path):

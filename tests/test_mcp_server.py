@@ -71,7 +71,7 @@ async def test_an_mcp_client_searches_a_knowledge_base_through_the_server(eval_i
             passages = read_passages(attacked.content[0].text)
             assert INJECTION in [p["text"] for p in passages]
             assert "root#0" not in [p["source"] for p in passages]
-            assert attacked.content[0].text.count("</passage>") == len(passages) == 3
+            assert attacked.content[0].text.count("</passage>") == len(passages) == 2  # two share a term
 
             refused = await session.call_tool("search", {"query": "aspirin", "k": 0})
             assert refused.is_error and "k must be at least 1, got 0" in refused.content[0].text

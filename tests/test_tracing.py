@@ -22,7 +22,7 @@ def test_a_routed_reranked_judged_search_logs_one_complete_record(routing_kb, ti
                                                      CrossEncoderReranker(tiny_cross_encoder, device="cpu"), depth=5),
                                    abstention_estimator, abstain_below=0.0)
     with caplog.at_level(logging.INFO, logger="rag_plugins.retrieval"):
-        search = traced_search(pipeline, "what does E4012 mean", k=2)
+        search = traced_search(pipeline, "what does Error E4012 mean", k=2)  # three chunks say "error"
     [record] = search_records(caplog)
     json.dumps(record)  # JSON-ready for any log shipper
     assert record == {"event": "search", **search.to_dict()}

@@ -75,9 +75,9 @@ def test_files_with_invalid_utf8_or_surrogate_escapes(tmp_path, kb):
 @pytest.mark.parametrize("k", [np.int64(2), np.int32(2), np.uint8(2), 2])
 def test_any_integral_k_is_accepted(kb, k):
     for retriever in (kb.bm25_retriever(), kb.dense_retriever(), kb.hybrid_retriever(method="convex")):
-        assert len(retriever.retrieve("cats", k=k)) == 2
-        assert [len(h) for h in retriever.batch_retrieve(["cats", "dogs"], k=k)] == [2, 2]
-    assert len(traced_search(kb.bm25_retriever(), "cats", k=k).hits) == 2
+        assert len(retriever.retrieve("cats and dogs", k=k)) == 2
+        assert [len(h) for h in retriever.batch_retrieve(["cats and dogs", "dogs and cats"], k=k)] == [2, 2]
+    assert len(traced_search(kb.bm25_retriever(), "cats and dogs", k=k).hits) == 2
     assert type(check_k(k)) is int
 
 

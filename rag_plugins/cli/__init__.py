@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Sequence
 
@@ -12,7 +13,10 @@ from rag_plugins.errors import RagPluginsError
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from rag_plugins import __version__
+
     parser = argparse.ArgumentParser(prog="rag-plugins", description="Production retrieval: index, query, evaluate, train.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for command in (index, query, eval_command, train_reranker, calibrate, train_router, serve_mcp):
         command.register(sub)
@@ -20,11 +24,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; an error is one line on stderr and exit 2, Ctrl-C is exit 130."""
     args = build_parser().parse_args(argv)
+    # faiss logs which CPU build it loaded ("Could not load library with AVX512 support") at INFO
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     try:
         return args.func(args)
     except RagPluginsError as exc:
         print(f"rag-plugins: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"rag-plugins: interrupted; {INTERRUPTED.get(args.command, 'stopped before finishing')}", file=sys.stderr)
+        return 130
+
+
+# what an interrupted command leaves behind (a commit is all or nothing)
+INTERRUPTED = {
+    "index": "nothing was committed, but the embeddings computed so far are cached: "
+             "run the same command again to continue",
+    "eval": "run the same command again; an --index-dir base keeps the embeddings computed so far",
+    "serve-mcp": "server stopped",
+}
 
 

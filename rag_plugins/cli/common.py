@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from rag_plugins._model_files import EMBEDDING_MODEL_ENV, configured_embedding_model
 from rag_plugins.embeddings.sentence_transformer import DEFAULT_EMBEDDING_MODEL
 from rag_plugins.errors import KnowledgeBaseLockedError, RagPluginsError
 from rag_plugins.store.knowledge_base import KnowledgeBase
@@ -35,7 +37,8 @@ def index_needs(kind: str, base: str | None = None) -> dict[str, bool]:
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--embedding-model", help=f"sentence-transformers id or local path (default for new bases: {DEFAULT_EMBEDDING_MODEL})")
+    p.add_argument("--embedding-model", help="sentence-transformers id or local folder (default for new bases: "
+                                             f"${EMBEDDING_MODEL_ENV} if set, else {DEFAULT_EMBEDDING_MODEL})")
     p.add_argument("--chunk-size", type=int, help="chunk size for a new base (model tokens, or words without a model)")
     p.add_argument("--chunk-overlap", type=int, help="overlap between chunks for a new base")
 
@@ -50,14 +53,36 @@ def add_graph_args(p: argparse.ArgumentParser) -> None:
                    help="graph traversal: personalized PageRank, k-hop BFS, or seed-to-seed paths")
 
 
-def add_router_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--router", choices=ROUTERS, default="rules", help="with --retriever routed: who picks the route")
+def add_retriever_args(p: argparse.ArgumentParser) -> None:
+    from rag_plugins.retrievers.fusion import FUSION_METHODS
+
+    p.add_argument("--retriever", choices=RETRIEVERS, default="hybrid",
+                   help="how to search: BM25, dense vectors, both fused (hybrid, default), the knowledge "
+                        "graph, a router's choice (routed), or ITER-RETGEN rounds (iterative)")
+    p.add_argument("--fusion", choices=sorted(FUSION_METHODS), default="rrf",
+                   help="how hybrid search merges BM25 and dense rankings (default rrf: reciprocal rank fusion)")
+
+
+def add_router_args(p: argparse.ArgumentParser, when: str = "with --retriever routed: ") -> None:
+    """``when`` prefixes the help of the flags that only matter for routed search."""
+    p.add_argument("--router", choices=ROUTERS, default="rules", help=f"{when}who picks the route")
     p.add_argument("--router-path", help="a trained router folder (rag-plugins train-router); for --router learned")
     p.add_argument("--llm", metavar="MODULE:FACTORY",
                    help="for --router llm: a zero-argument callable returning a LangChain chat model, a "
                         "LlamaIndex LLM, or a plain prompt -> text callable")
     p.add_argument("--fuse-below", type=float, default=0.5,
-                   help="with --retriever routed: below this router confidence, fuse the top two routes")
+                   help=f"{when}below this router confidence, fuse the top two routes")
+
+
+def parse_filter(text: str | None, flag: str = "--filter") -> Any:
+    """A metadata filter given as JSON on the command line (None when not given)."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RagPluginsError(f"{flag} is not valid JSON ({exc.msg} at character {exc.pos}): "
+                              f"write it like {flag} '{{\"lang\": \"en\"}}'") from None
 
 
 def add_iterative_args(p: argparse.ArgumentParser) -> None:
@@ -133,7 +158,7 @@ def open_kb(directory: Path, args: argparse.Namespace, dense: bool, graph: bool 
     elif exists:
         embedder = args.embedding_model  # None: the base reloads its recorded model
     else:
-        embedder = args.embedding_model or DEFAULT_EMBEDDING_MODEL
+        embedder = args.embedding_model or configured_embedding_model(DEFAULT_EMBEDDING_MODEL)
     kb = KnowledgeBase.open(directory, embedder=embedder,
                             chunk_size=None if exists else args.chunk_size,
                             chunk_overlap=None if exists else args.chunk_overlap,

@@ -8,23 +8,21 @@ import time
 from typing import Any
 
 from rag_plugins.cli.common import (
-    RETRIEVERS, add_graph_args, add_iterative_args, add_router_args, add_index_dir_args, add_model_args, add_rerank_args, dataset_kb, index_needs,
-    make_pipeline,
+    add_graph_args, add_iterative_args, add_router_args, add_index_dir_args, add_model_args, add_rerank_args,
+    add_retriever_args, dataset_kb, index_needs, make_pipeline,
 )
-from rag_plugins.retrievers.fusion import FUSION_METHODS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate a retriever on a BEIR-layout dataset")
     p.add_argument("dataset")
     p.add_argument("--split", default="test")
-    p.add_argument("--retriever", choices=RETRIEVERS, default="hybrid")
-    p.add_argument("--fusion", choices=sorted(FUSION_METHODS), default="rrf")
+    add_retriever_args(p)
     add_graph_args(p)
     add_router_args(p)
     add_iterative_args(p)
     add_index_dir_args(p)
-    p.add_argument("--k", type=int, default=100)
+    p.add_argument("--k", type=int, default=100, help="hits per query written to the run file (default 100)")
     p.add_argument("--batch-size", type=int, default=32, help="queries per batch")
     add_rerank_args(p)
     p.add_argument("--confidence", metavar="FILE", help="a fitted confidence file (rag-plugins calibrate): "

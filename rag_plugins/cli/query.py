@@ -7,9 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from rag_plugins.cli.common import RETRIEVERS, add_graph_args, add_iterative_args, add_router_args, make_retriever
+from rag_plugins.cli.common import (
+    add_graph_args, add_iterative_args, add_retriever_args, add_router_args, make_retriever, parse_filter,
+)
 from rag_plugins.errors import RagPluginsError
-from rag_plugins.retrievers.fusion import FUSION_METHODS
 from rag_plugins.store.knowledge_base import KnowledgeBase
 
 
@@ -17,12 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("query", help="search a knowledge base")
     p.add_argument("kb")
     p.add_argument("query")
-    p.add_argument("--retriever", choices=RETRIEVERS, default="hybrid")
-    p.add_argument("--fusion", choices=sorted(FUSION_METHODS), default="rrf")
+    add_retriever_args(p)
     add_graph_args(p)
     add_router_args(p)
     add_iterative_args(p)
-    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--k", type=int, default=5, help="hits to return (default 5)")
     p.add_argument("--filter", help='metadata filter as JSON, e.g. \'{"lang": "en"}\'')
     p.add_argument("--embedding-model", help="must be the model the base was built with")
     p.add_argument("--rerank", metavar="MODEL_OR_PATH", help="rerank candidates with this cross-encoder")
@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     directory = Path(args.kb)
+    filters = parse_filter(args.filter)  # before loading any model
     if not (directory / "kb.sqlite").exists():
         raise RagPluginsError(f"{directory} is not a knowledge base; create it with: rag-plugins index PATH --kb {directory}")
     with KnowledgeBase.open(directory, embedder=args.embedding_model, read_only=True) as kb:
@@ -44,7 +45,6 @@ def run(args: argparse.Namespace) -> int:
             fallback = "graph" if kind == "graph+hybrid" else "bm25"
             print(f"note: {directory} has no dense index; answering with --retriever {fallback}", file=sys.stderr)
             kind = fallback
-        filters = json.loads(args.filter) if args.filter else None
         retriever = make_retriever(kb, kind, args.fusion, args.graph_mode, args)
         decisions: list = []
         if kind == "routed":
@@ -73,4 +73,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"    found in round {hit.evidence['iteration'] + 1}")
         for path in hit.evidence.get("paths", [])[:2]:
             print(f"    path: {path}")
+    if not hits:
+        lexical = kind == "bm25" and not args.rerank
+        scope = "passing the filter " if filters else ""
+        print(f"no hits: no passage {scope}shares a term with the query" if lexical else "no hits")
     return 0

@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve-mcp", help="serve a knowledge base's search tools to MCP agents over stdio")
     p.add_argument("kb", help="a knowledge-base directory (rag-plugins index, or eval --index-dir)")
     p.add_argument("--embedding-model", help="load the base's embedding model from here (e.g. a local copy)")
-    add_router_args(p)
+    add_router_args(p, when="for the routed 'search' tool: ")
     p.add_argument("--rerank", metavar="MODEL_OR_PATH", help="rerank every search with this cross-encoder")
     p.add_argument("--rerank-depth", type=int, default=50, help="candidates reranked per search (default 50)")
     p.add_argument("--confidence", metavar="FILE", help="a fitted confidence estimator (rag-plugins calibrate): "

@@ -8,11 +8,11 @@ import numpy as np
 
 from rag_plugins._deps import require
 from rag_plugins._device import LazyModel
-from rag_plugins._model_files import model_directory
+from rag_plugins._model_files import check_loadable, configured_embedding_model, model_directory
 from rag_plugins._validation import check_text
 from rag_plugins.embeddings import fingerprint as fp
 from rag_plugins.embeddings.validation import check_embeddings
-from rag_plugins.errors import InvalidInputError
+from rag_plugins.errors import InvalidInputError, ModelLoadError
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -34,7 +34,7 @@ class SentenceTransformerEmbedder(LazyModel):
 
     def __init__(
         self,
-        model_name_or_path: str = DEFAULT_EMBEDDING_MODEL,
+        model_name_or_path: str | None = None,
         *,
         device: str | None = None,
         batch_size: int = 64,
@@ -45,7 +45,7 @@ class SentenceTransformerEmbedder(LazyModel):
         model_kwargs: dict[str, Any] | None = None,
     ):
         super().__init__(device)
-        self.model_id = str(model_name_or_path)
+        self.model_id = str(model_name_or_path or configured_embedding_model(DEFAULT_EMBEDDING_MODEL))
         self.batch_size = batch_size
         self._normalize = normalize
         self.revision = revision
@@ -56,9 +56,17 @@ class SentenceTransformerEmbedder(LazyModel):
         self._files_key: dict[str, Any] | None = None
 
     def _load(self, device: str) -> Any:
+        check_loadable(self.model_id, self.revision, "embedding model", "--embedding-model")
         st = require("sentence_transformers", "Dense embeddings")
         self._files_key = self._current_files_key()  # before loading: what the weights came from
-        model = st.SentenceTransformer(self.model_id, device=device, revision=self.revision, **self.model_kwargs)
+        try:
+            model = st.SentenceTransformer(self.model_id, device=device, revision=self.revision, **self.model_kwargs)
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(
+                f"could not load the embedding model {self.model_id!r}: {str(exc).splitlines()[0]}. Pass a "
+                "folder holding a saved sentence-transformers model, or a model id that is cached or "
+                "downloadable from this machine"
+            ) from exc
         if self._max_seq_length:
             model.max_seq_length = self._max_seq_length
         return model
@@ -96,8 +104,10 @@ class SentenceTransformerEmbedder(LazyModel):
         return fp.files_key(model_directory(self.model_id, self.revision), settings)
 
     def count_tokens(self, text: str) -> int:
-        """Length of ``text`` in the model's tokens, special tokens excluded."""
-        return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
+        """Length of ``text`` in the model's tokens, special tokens excluded. Texts longer than
+        the model's window are measured whole on purpose (the chunker splits them), so the
+        tokenizer's "sequence length is longer than the specified maximum" warning is silenced."""
+        return len(self.model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.model.encode_document, bool(self.show_progress))

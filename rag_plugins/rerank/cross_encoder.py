@@ -8,7 +8,7 @@ import numpy as np
 
 from rag_plugins._deps import require
 from rag_plugins._device import LazyModel
-from rag_plugins._model_files import model_directory
+from rag_plugins._model_files import check_loadable, model_directory
 from rag_plugins._validation import check_k, check_query
 from rag_plugins.errors import InvalidInputError, ModelLoadError
 from rag_plugins.rerank.head import check_trained_head
@@ -71,6 +71,7 @@ class CrossEncoderReranker(LazyModel):
 
     # loading ----------------------------------------------------------------------------
     def _load(self, device: str) -> Any:
+        check_loadable(self.model_id, self.revision, "cross-encoder", "--rerank")
         st = require("sentence_transformers", "Cross-encoder reranking")
         torch = require("torch", "Cross-encoder reranking")
         try:

@@ -22,17 +22,22 @@ class BM25Retriever(BaseRetriever):
     ``"filtered"`` the chunks a filtered query may see, so that one tenant's documents
     cannot shift (and so reveal themselves through) another tenant's scores.
 
-    A filtered query ranks only chunks that pass the filter, so it returns ``k`` hits
-    whenever ``k`` such chunks exist (chunks sharing no term with the query score 0).
-    ``k`` larger than the number of chunks returns them all.
+    A hit is a chunk that shares at least one term with the query: chunks scoring 0 are
+    not returned, so fewer than ``k`` hits come back when fewer chunks match, and a query
+    no chunk shares a term with (stopwords only, say) returns ``[]``. A filtered query
+    ranks only chunks that pass the filter, so it returns ``k`` hits whenever ``k`` such
+    chunks match.
 
     >>> import tempfile
     >>> from rag_plugins import Document, KnowledgeBase
     >>> kb = KnowledgeBase.open(tempfile.mkdtemp())
-    >>> _ = kb.upsert([Document("a", "solar panels", {"lang": "en"}), Document("b", "Solarzellen", {"lang": "de"})])
+    >>> _ = kb.upsert([Document("a", "solar panels", {"lang": "en"}), Document("b", "Solarzellen", {"lang": "de"}),
+    ...                Document("c", "Solarzellen und solar", {"lang": "de"})])
     >>> _ = kb.commit()
     >>> [h.chunk.id for h in BM25Retriever(kb).retrieve("solar", k=5, filters={"lang": "de"})]
-    ['b#0']
+    ['c#0']
+    >>> BM25Retriever(kb).retrieve("the", k=5)
+    []
     """
 
     score_floor = 0.0
@@ -49,4 +54,5 @@ class BM25Retriever(BaseRetriever):
         allowed = snap.allowed_positions(filters)
         statistics = self.statistics or self.kb.bm25_statistics
         positions, scores = snap.bm25.top_k(snap.analyzer.tokenize(query), k, allowed, statistics)
-        return self.kb.hits(snap.rows[positions], scores, self.name)
+        matched = scores > self.score_floor  # a chunk sharing no term with the query is no hit
+        return self.kb.hits(snap.rows[positions[matched]], scores[matched], self.name)

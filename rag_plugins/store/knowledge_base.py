@@ -245,8 +245,10 @@ class KnowledgeBase:
                 )
             writer = None
         else:
+            existed = path.exists()
             path.mkdir(parents=True, exist_ok=True)
             writer = WriterLock.acquire(path, lock_timeout)
+        fresh = not read_only and not (path / "kb.sqlite").exists()
         store = None
         try:
             store = DocumentStore(path / "kb.sqlite", read_only=read_only)
@@ -305,6 +307,8 @@ class KnowledgeBase:
         except BaseException:
             if store is not None:
                 store.close()
+            if fresh:  # a failed first open (say, a model that cannot load) leaves nothing behind
+                _remove_new_base(path, existed)
             if writer is not None:
                 writer.release()
             raise
@@ -356,11 +360,12 @@ class KnowledgeBase:
                     "with an embedder. Index into a new directory to add dense retrieval"
                 )
             return None
-        if embedder is None:
+        if embedder is None:  # the recorded model, or the one $RAG_PLUGINS_EMBEDDING_MODEL names
+            from rag_plugins._model_files import configured_embedding_model
             from rag_plugins.embeddings.sentence_transformer import SentenceTransformerEmbedder
 
-            return SentenceTransformerEmbedder(recorded["model_id"], revision=recorded.get("revision"),
-                                               normalize=recorded["normalize"])
+            return SentenceTransformerEmbedder(configured_embedding_model(recorded["model_id"]),
+                                               revision=recorded.get("revision"), normalize=recorded["normalize"])
         return embedder  # checked once the base is open (see _check_embedder)
 
     def _load_snapshot(self) -> Snapshot:
@@ -743,7 +748,7 @@ class KnowledgeBase:
         if not keys:
             return np.zeros((0, self.settings["embedding"]["dimension"]), dtype=np.float32)
         self._check_embedder()
-        vectors, _ = self._embed(list(keys))
+        vectors, _ = self._embed(list(keys), "Embedding entity names", "name")
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms > 0, norms, 1.0)
 
@@ -803,7 +808,7 @@ class KnowledgeBase:
                 _check_same_model({**recorded, "fingerprint": content}, self.embedder, self.path, full)
         self._embedder_checked = True
 
-    def _embed(self, texts: list[str]) -> tuple[np.ndarray, int]:
+    def _embed(self, texts: list[str], label: str = "Embedding", unit: str = "chunk") -> tuple[np.ndarray, int]:
         """Embed ``texts``, reusing the content-hash cache; returns (vectors, newly embedded)."""
         embedder = self.embedder
         dim = self.settings["embedding"]["dimension"]
@@ -817,7 +822,7 @@ class KnowledgeBase:
         if missing:
             # longest first, like sentence-transformers, so batches pad little
             todo = sorted(missing.items(), key=lambda kv: -len(kv[1]))
-            with progress_bar(len(todo), "Embedding", show=self._show(len(todo)), unit="chunk") as bar:
+            with progress_bar(len(todo), label, show=self._show(len(todo)), unit=unit) as bar:
                 for i in range(0, len(todo), _EMBED_SLICE):
                     part = todo[i : i + _EMBED_SLICE]
                     vecs = check_embeddings(embedder.embed_documents([t for _, t in part]),
@@ -1004,8 +1009,9 @@ def _check_same_model(recorded: dict[str, Any], embedder: Embedder, path: Path, 
             f"{path} was embedded with {recorded['model_id']!r} (fingerprint "
             f"{recorded['fingerprint'][:19]}, dimension {recorded['dimension']}), but the embedder "
             f"given is {embedder.model_id!r} (fingerprint {fingerprint[:19]}, dimension "
-            f"{embedder.dimension}). Mixing models gives meaningless scores: open the base without "
-            "an embedder to reuse its model, or index into a new directory"
+            f"{embedder.dimension}). Mixing models gives meaningless scores: reuse the base's own model "
+            "(command line: leave out --embedding-model; Python: KnowledgeBase.open without an embedder), "
+            "or index into a new directory"
         )
 
 
@@ -1014,6 +1020,17 @@ def _checked_id(doc_id: Any) -> str:
     if not isinstance(doc_id, str):
         raise InvalidInputError(f"a document id is a str, got {type(doc_id).__name__} {doc_id!r}")
     return check_text(doc_id, "document id")
+
+
+def _remove_new_base(path: Path, existed: bool) -> None:
+    for name in ("kb.sqlite", "kb.sqlite-wal", "kb.sqlite-shm", "kb.sqlite-journal", "writer.lock"):
+        (path / name).unlink(missing_ok=True)
+    shutil.rmtree(path / "generations", ignore_errors=True)
+    if not existed:
+        try:
+            path.rmdir()
+        except OSError:  # something else was put there meanwhile: leave it
+            pass
 
 
 def _remove_folder(folder: Path) -> None:

@@ -9,12 +9,13 @@ from rag_plugins.tools.result import ToolResult
 from rag_plugins.tools.search import SearchTool, search_result
 from rag_plugins.tools.spec import ToolSpec, check_arguments, search_parameters
 from rag_plugins.tools.toolkit import (
-    ROUTED_DESCRIPTION, Toolkit, parse_tool_call, restrict_tools, route_description, route_tool_name,
+    ROUTED_DESCRIPTION, Toolkit, parse_tool_call, restrict_tools, route_description, route_tool_name, tool_call_form,
+    tool_reply,
 )
 
 __all__ = [
     "NO_PASSAGES", "ROUTED_DESCRIPTION", "ResearchTool", "SearchTool", "TOOL_DESCRIPTION", "TOOL_NAME", "ToolResult",
     "ToolSpec", "Toolkit", "UNTRUSTED_NOTICE", "check_arguments", "escape", "format_passages", "format_research",
     "format_result", "parse_tool_call", "read_passages", "restrict_tools", "route_description", "route_tool_name",
-    "search_parameters", "search_result",
+    "search_parameters", "search_result", "tool_call_form", "tool_reply",
 ]

@@ -40,6 +40,7 @@ class ToolSpec:
                 "function": {"name": self.name, "description": self.description, "parameters": dict(self.parameters)}}
 
     def anthropic(self) -> dict[str, Any]:
+        """The Anthropic Messages API tool form (``input_schema`` holds the JSON schema)."""
         return {"name": self.name, "description": self.description, "input_schema": dict(self.parameters)}
 
     def mcp(self) -> dict[str, Any]:

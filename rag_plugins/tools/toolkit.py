@@ -59,9 +59,10 @@ class Toolkit:
     retrieval) when the base has an embedder. A ``reranker`` and a confidence
     ``estimator`` apply to every search tool.
 
-    :meth:`openai_tools` gives the specs in OpenAI's function-tool form; :meth:`dispatch`
-    runs a call in OpenAI, Anthropic or plain ``{"name", "arguments"}`` form and returns
-    the tool message; :meth:`call` returns the :class:`ToolResult`.
+    :meth:`openai_tools` and :meth:`anthropic_tools` give the specs in OpenAI's and
+    Anthropic's forms; :meth:`dispatch` runs a call in OpenAI, Anthropic or plain
+    ``{"name", "arguments"}`` form and answers in the same form (see :func:`tool_reply`);
+    :meth:`call` returns the :class:`ToolResult`.
 
     ``pinned_filters`` (e.g. ``{"tenant": "A"}``) apply to every search of every tool and
     a model's ``filters`` can only narrow them; a model's filters are equality only unless
@@ -146,6 +147,11 @@ class Toolkit:
         """Every tool in OpenAI's ``tools=[...]`` form."""
         return [spec.openai() for spec in self.specs()]
 
+    def anthropic_tools(self) -> list[dict[str, Any]]:
+        """Every tool in the Anthropic Messages API's ``tools=[...]`` form
+        (``{"name", "description", "input_schema"}``)."""
+        return [spec.anthropic() for spec in self.specs()]
+
     # running calls -----------------------------------------------------------------------
     def call(self, name: str, arguments: Any = None) -> ToolResult:
         """Run tool ``name``; bad input raises :class:`ToolCallError` (or the retriever's own
@@ -155,30 +161,80 @@ class Toolkit:
     async def acall(self, name: str, arguments: Any = None) -> ToolResult:
         return await self[name].arun(arguments)
 
-    def dispatch(self, tool_call: Mapping[str, Any]) -> dict[str, Any]:
-        """Run a model's tool call and return the tool message to send back
-        (``{"role": "tool", "tool_call_id", "name", "content"}``). A refused call is not
-        raised: its message tells the model what was wrong, so the loop can go on."""
-        call_id, name, arguments = parse_tool_call(tool_call)
-        try:
-            result = self.call(name, arguments)
-        except RagPluginsError as exc:
-            result = ToolResult.error(name, str(exc))
-        return _tool_message(call_id, name, result)
+    def dispatch(self, tool_call: Any) -> dict[str, Any]:
+        """Run a model's tool call and return the reply in the call's own form
+        (:func:`tool_reply`): an OpenAI tool call gets a ``{"role": "tool"}`` message, an
+        Anthropic ``tool_use`` block a ``tool_result`` block, a plain call a plain reply.
 
-    async def adispatch(self, tool_call: Mapping[str, Any]) -> dict[str, Any]:
-        call_id, name, arguments = parse_tool_call(tool_call)
-        try:
-            result = await self.acall(name, arguments)
-        except RagPluginsError as exc:
-            result = ToolResult.error(name, str(exc))
-        return _tool_message(call_id, name, result)
+        A refused call is returned, never raised: bad arguments, an unknown tool, a call
+        that names no tool, even something that is not a tool call at all (answered in
+        the plain form). The reply's ``is_error`` is set and its content tells the model
+        what was wrong, so the loop can go on."""
+        form, call_id, name, arguments, refusal = _read_call(tool_call)
+        result = refusal
+        if result is None:
+            try:
+                result = self.call(name, arguments)
+            except RagPluginsError as exc:
+                result = ToolResult.error(name, str(exc))
+        return tool_reply(form, call_id, name, result)
+
+    async def adispatch(self, tool_call: Any) -> dict[str, Any]:
+        """:meth:`dispatch` for async loops."""
+        form, call_id, name, arguments, refusal = _read_call(tool_call)
+        result = refusal
+        if result is None:
+            try:
+                result = await self.acall(name, arguments)
+            except RagPluginsError as exc:
+                result = ToolResult.error(name, str(exc))
+        return tool_reply(form, call_id, name, result)
+
+
+def tool_call_form(tool_call: Any) -> str:
+    """``"openai"`` (``{"id", "type": "function", "function": {"name", "arguments"}}``),
+    ``"anthropic"`` (a ``{"type": "tool_use", "id", "name", "input"}`` content block) or
+    ``"plain"`` (``{"name", "arguments"}`` or LangChain's ``{"name", "args", "id"}``, and
+    anything unrecognisable).
+
+    >>> tool_call_form({"type": "tool_use", "id": "t1", "name": "search", "input": {}})
+    'anthropic'
+    """
+    if not isinstance(tool_call, Mapping):
+        return "plain"
+    if isinstance(tool_call.get("function"), Mapping) or tool_call.get("type") == "function":
+        return "openai"
+    if tool_call.get("type") == "tool_use" or ("input" in tool_call and "arguments" not in tool_call
+                                               and "args" not in tool_call):
+        return "anthropic"
+    return "plain"
+
+
+def tool_reply(form: str, call_id: str | None, name: str | None, result: ToolResult) -> dict[str, Any]:
+    """The reply to a tool call of ``form`` (:func:`tool_call_form`):
+
+    - ``"openai"``: ``{"role": "tool", "tool_call_id", "name", "content", "is_error"}``,
+      a message to append to ``messages``;
+    - ``"anthropic"``: ``{"type": "tool_result", "tool_use_id", "content", "is_error"}``,
+      a content block to send in the next ``{"role": "user", "content": [...]}`` message;
+    - ``"plain"``: ``{"tool_call_id", "name", "content", "is_error"}`` (the fields of
+      LangChain's ``ToolMessage``).
+
+    >>> tool_reply("anthropic", "t1", "search", ToolResult.error("search", "k must be at least 1"))
+    {'type': 'tool_result', 'tool_use_id': 't1', 'content': 'Error: k must be at least 1', 'is_error': True}
+    """
+    if form == "anthropic":
+        return {"type": "tool_result", "tool_use_id": call_id, "content": result.content, "is_error": result.is_error}
+    reply = {"tool_call_id": call_id, "name": name, "content": result.content, "is_error": result.is_error}
+    return {"role": "tool", **reply} if form == "openai" else reply
 
 
 def parse_tool_call(tool_call: Mapping[str, Any]) -> tuple[str | None, str, Any]:
     """(id, name, arguments) of a tool call in OpenAI form (``{"id", "function": {"name",
     "arguments"}}``), Anthropic form (``{"id", "name", "input"}``) or plain form
-    (``{"name", "arguments"}``, as LangChain's ``tool_calls`` hold it).
+    (``{"name", "arguments"}``, as LangChain's ``tool_calls`` hold it). A call that is not
+    a mapping or names no tool raises :class:`ToolCallError` (the dispatcher returns it
+    as a refusal instead).
 
     >>> parse_tool_call({"type": "tool_use", "id": "t1", "name": "search", "input": {"query": "q"}})
     ('t1', 'search', {'query': 'q'})
@@ -194,9 +250,15 @@ def parse_tool_call(tool_call: Mapping[str, Any]) -> tuple[str | None, str, Any]
     return call_id, name, arguments
 
 
-def _tool_message(call_id: str | None, name: str, result: ToolResult) -> dict[str, Any]:
-    return {"role": "tool", "tool_call_id": call_id, "name": name, "content": result.content,
-            "is_error": result.is_error}
+def _read_call(tool_call: Any) -> tuple[str, str | None, str | None, Any, ToolResult | None]:
+    """(form, id, name, arguments, refusal): the refusal is set when the call cannot be read."""
+    form = tool_call_form(tool_call)
+    try:
+        call_id, name, arguments = parse_tool_call(tool_call)
+    except ToolCallError as exc:
+        call_id = (tool_call.get("id") or tool_call.get("tool_call_id")) if isinstance(tool_call, Mapping) else None
+        return form, call_id, None, None, ToolResult.error("", str(exc))
+    return form, call_id, name, arguments, None
 
 
 def _iterative_pipeline(kb: "KnowledgeBase", routed: Any, iterative: Any) -> Any:

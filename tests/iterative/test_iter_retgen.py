@@ -68,9 +68,11 @@ def test_stops_early_when_retrieval_is_confident_and_abstains_when_it_is_weak(ab
     assert confident.stop_reason == "confident" and confident.retrievals == 1 and confident.confidence >= 0.5
 
     weak = ScriptedGenerator(lambda request: "made up")
-    result = IterRetGen(bm25, weak, iterations=3, policy=policy).run("medieval falconry techniques")
+    result = IterRetGen(bm25, weak, iterations=3, policy=policy).run("chess opening theory")
     assert result.abstained and result.path == "abstained" and result.stop_reason == "insufficient_evidence"
     assert result.hits == () and result.candidates and "Insufficient evidence" in result.answer
+    nothing = IterRetGen(bm25, weak, iterations=3, policy=policy).run("medieval falconry techniques")
+    assert nothing.abstained and nothing.stop_reason == "insufficient_evidence" and nothing.candidates == ()
     assert weak.requests == []  # nothing was generated from weak context
 
 

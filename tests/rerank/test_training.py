@@ -18,7 +18,8 @@ DOCS = {
     "vaccine": "Vaccines train the immune system against heart infections and viruses.",
     "bread": "Sourdough bread needs flour, water, salt and a starter.",
 }
-QUERIES = {"q1": "aspirin heart attack", "q2": "mosquito parasite disease", "q3": "diabetes blood glucose"}
+# each query shares a term with a document that is not relevant: BM25 mines negatives only among its hits
+QUERIES = {"q1": "aspirin heart attack", "q2": "mosquito parasite infections", "q3": "diabetes blood glucose and salt"}
 QRELS = {"q1": {"aspirin": 1}, "q2": {"malaria": 1}, "q3": {"insulin": 1}}
 
 
@@ -31,15 +32,15 @@ def kb(tmp_path_factory):
 
 
 def test_mining_takes_negatives_from_the_retriever_and_never_a_judged_document(kb):
-    groups = mine_training_groups(kb, kb.bm25_retriever(), QUERIES, QRELS, negatives=3, depth=6, seed=1)
+    groups = mine_training_groups(kb, kb.bm25_retriever(), QUERIES, QRELS, negatives=2, depth=6, seed=1)
     assert len(groups) == 3
     by_query = {g.query: g for g in groups}
     aspirin = by_query["aspirin heart attack"]
     assert aspirin.positive == "Aspirin\n" + DOCS["aspirin"]
-    assert len(aspirin.negatives) == 3 and DOCS["aspirin"] not in " ".join(aspirin.negatives)
+    assert len(aspirin.negatives) == 2 and DOCS["aspirin"] not in " ".join(aspirin.negatives)
     # hard: the lexical near-misses about heart attacks are among the negatives
     assert any("Statins" in n for n in aspirin.negatives)
-    assert mine_training_groups(kb, kb.bm25_retriever(), QUERIES, QRELS, negatives=3, depth=6, seed=1) == groups
+    assert mine_training_groups(kb, kb.bm25_retriever(), QUERIES, QRELS, negatives=2, depth=6, seed=1) == groups
 
 
 def test_a_relevant_document_the_retriever_missed_is_still_a_positive(kb):

@@ -67,14 +67,51 @@ def test_filters_reach_the_retriever(toolkit):
     ({"arguments": {"query": "x"}}, "the tool call names no tool"),
 ])
 def test_bad_calls_are_refused_with_what_to_do(toolkit, call, message):
-    if "name" not in call:
-        with pytest.raises(ToolCallError, match="names no tool"):
-            toolkit.dispatch(call)
-        return
     reply = toolkit.dispatch(call)
     assert reply["is_error"] and reply["content"].startswith("Error: ") and message in reply["content"]
+    if "name" not in call:
+        return
     with pytest.raises((ToolCallError, UnknownFilterFieldError)):
         toolkit.call(call["name"], call["arguments"])
+
+
+def test_anthropic_specs_and_tool_result_blocks(toolkit):
+    specs = {t["name"]: t for t in toolkit.anthropic_tools()}
+    assert list(specs) == EVERY_TOOL and set(specs["search"]) == {"name", "description", "input_schema"}
+    assert specs["search"]["input_schema"] == toolkit["search"].spec.parameters
+    json.dumps(toolkit.anthropic_tools())
+    query = {"query": "does working out help with high blood pressure"}
+    block = toolkit.dispatch({"type": "tool_use", "id": "toolu_1", "name": "search_dense", "input": query})
+    assert set(block) == {"type", "tool_use_id", "content", "is_error"}
+    assert block["type"] == "tool_result" and block["tool_use_id"] == "toolu_1" and block["is_error"] is False
+    assert read_passages(block["content"])[0]["source"] == "p2#0"
+    refused = toolkit.dispatch({"type": "tool_use", "id": "toolu_2", "name": "search_dense", "input": {"k": 2}})
+    assert refused["type"] == "tool_result" and refused["tool_use_id"] == "toolu_2" and refused["is_error"]
+    assert "missing required argument(s) ['query']" in refused["content"]
+
+
+@pytest.mark.parametrize("call, form", [
+    ({"id": "c1", "type": "function", "function": {"arguments": "{}"}}, "openai"),
+    ({"id": "c1", "type": "function", "function": {"name": "", "arguments": "{}"}}, "openai"),
+    ({"type": "tool_use", "id": "c1", "input": {"query": "x"}}, "anthropic"),
+    ({"id": "c1", "arguments": {"query": "x"}}, "plain"),
+    ({"id": "c1", "name": None, "args": {"query": "x"}}, "plain"),
+])
+def test_a_call_naming_no_tool_is_refused_in_its_own_form(toolkit, call, form):
+    import asyncio
+
+    for reply in (toolkit.dispatch(call), asyncio.run(toolkit.adispatch(call))):
+        assert reply["is_error"] and "the tool call names no tool" in reply["content"]
+        assert reply.get("role") == ("tool" if form == "openai" else None)
+        assert reply.get("type") == ("tool_result" if form == "anthropic" else None)
+        assert reply["tool_use_id" if form == "anthropic" else "tool_call_id"] == "c1"
+
+
+@pytest.mark.parametrize("call", [None, "search", ["search", {"query": "x"}], 3])
+def test_something_that_is_not_a_tool_call_gets_a_plain_refusal(toolkit, call):
+    reply = toolkit.dispatch(call)
+    assert reply == {"tool_call_id": None, "name": None, "is_error": True,
+                     "content": reply["content"]} and "a tool call must be a dict" in reply["content"]
 
 
 def test_anthropic_and_plain_calls_and_async(toolkit):
@@ -85,6 +122,8 @@ def test_anthropic_and_plain_calls_and_async(toolkit):
     plain = toolkit.dispatch({"name": "search_dense", "args": {"query": "does working out help with high blood pressure"},
                               "id": "t2"})
     assert anthropic["content"] == plain["content"] and read_passages(plain["content"])[0]["source"] == "p2#0"
+    assert anthropic["type"] == "tool_result" and anthropic["tool_use_id"] == "t1" and "role" not in anthropic
+    assert plain == {"tool_call_id": "t2", "name": "search_dense", "content": plain["content"], "is_error": False}
     again = asyncio.run(toolkit.adispatch({"name": "search_dense", "id": "t2",
                                            "arguments": {"query": "does working out help with high blood pressure"}}))
     assert again["content"] == plain["content"]

@@ -111,7 +111,7 @@ async def test_the_routed_tool_asynchronously_and_a_refused_call_the_model_can_f
 def test_create_retriever_tool_works_with_our_retriever(routing_kb):
     tool = create_retriever_tool(RagPluginsRetriever(retriever=routing_kb.bm25_retriever(), k=2), "search_kb",
                                  "Search the knowledge base.", response_format="content_and_artifact")
-    reply = tool.invoke({"name": "search_kb", "args": {"query": "E1177 duplicate key"}, "id": "c1",
+    reply = tool.invoke({"name": "search_kb", "args": {"query": "Error E1177 duplicate key"}, "id": "c1",
                          "type": "tool_call"})
     assert reply.content.startswith("Error E1177 signals") and len(reply.artifact) == 2
     assert reply.artifact[0].metadata["scores"]["bm25"] > 0 and "timings" in reply.artifact[0].metadata

@@ -16,15 +16,15 @@ def test_reranker_in_a_contextual_compression_retriever(abstention_kb, tiny_cros
         base_compressor=RagPluginsReranker(reranker=reranker, top_n=3),
         base_retriever=RagPluginsRetriever(retriever=abstention_kb.bm25_retriever(), k=8),
     )
-    docs = pipeline.invoke("how tall is the Eiffel Tower")
+    query = "the Eiffel Tower, the longest river or the highest mountain"  # three BM25 hits to rerank
+    docs = pipeline.invoke(query)
     assert len(docs) == 3 and all(isinstance(d, LCDocument) for d in docs)
-    direct = reranker.rerank("how tall is the Eiffel Tower", abstention_kb.bm25_retriever().retrieve("how tall is the Eiffel Tower", k=8),
-                             top_n=3)
+    direct = reranker.rerank(query, abstention_kb.bm25_retriever().retrieve(query, k=8), top_n=3)
     assert [d.id for d in docs] == [h.chunk.id for h in direct]
     for doc, hit in zip(docs, direct):  # the first stage's scores survive, the rerank score is added
         assert doc.metadata["scores"] == pytest.approx(dict(hit.scores))
         assert doc.metadata["ranks"]["bm25"] == hit.ranks["bm25"] and doc.metadata["score"] == pytest.approx(hit.score)
-    assert [d.id for d in asyncio.run(pipeline.ainvoke("how tall is the Eiffel Tower"))] == [d.id for d in docs]
+    assert [d.id for d in asyncio.run(pipeline.ainvoke(query))] == [d.id for d in docs]
 
 
 def test_documents_from_elsewhere_are_reranked_too(tiny_cross_encoder):

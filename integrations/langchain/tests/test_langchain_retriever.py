@@ -52,3 +52,10 @@ def test_graph_retriever_puts_evidence_paths_and_seeds_in_metadata(graph_kb):
     assert [d.metadata["document_id"] for d in docs] == ["film", "st"]
     assert docs[1].metadata["evidence"]["paths"] == ["Kiss and Tell (1945 film) → Shirley Temple → [Shirley Temple]"]
     assert docs[1].metadata["evidence"]["seeds"][0]["entity"] == "Kiss and Tell (1945 film)"
+
+
+def test_bm25_returns_only_documents_that_share_a_term_never_zero_score_filler(kb):
+    retriever = RagPluginsRetriever(retriever=kb.bm25_retriever(), k=3)
+    assert retriever.invoke("what is it") == []
+    docs = retriever.invoke("sourdough starter")
+    assert [d.metadata["document_id"] for d in docs] == ["bread"] and docs[0].metadata["scores"]["bm25"] > 0

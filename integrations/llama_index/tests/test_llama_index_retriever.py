@@ -43,3 +43,10 @@ def test_graph_retriever_puts_evidence_paths_and_seeds_in_metadata(graph_kb):
     assert evidence["paths"] == ["Kiss and Tell (1945 film) → Shirley Temple → [Shirley Temple]"]
     assert evidence["seeds"][0]["how"] == "alias"
     assert "evidence" not in nodes[1].node.get_content(metadata_mode="llm")
+
+
+def test_bm25_returns_only_nodes_that_share_a_term_never_zero_score_filler(kb):
+    retriever = RagPluginsRetriever(kb.bm25_retriever(), similarity_top_k=3)
+    assert retriever.retrieve("what is it") == []
+    nodes = retriever.retrieve("sourdough starter")
+    assert [n.node.metadata["document_id"] for n in nodes] == ["bread"] and nodes[0].score > 0

@@ -83,6 +83,7 @@ async def test_concurrent_postprocessing_overlaps_in_async_query_engines(abstent
     engine = RetrieverQueryEngine(retriever=RagPluginsRetriever(abstention_kb.bm25_retriever(), similarity_top_k=5),
                                   node_postprocessors=[rerank],
                                   response_synthesizer=get_response_synthesizer(llm=MockLLM()))
-    answers = await asyncio.gather(engine.aquery("how tall is the Eiffel Tower"), engine.aquery("longest river in Africa"))
+    answers = await asyncio.gather(engine.aquery("the Eiffel Tower or the longest river"),
+                                   engine.aquery("the highest mountain or the largest planet"))
     assert all(len(a.source_nodes) == 2 and "rerank" in a.source_nodes[0].node.metadata["scores"] for a in answers)
     assert threading.get_ident() not in meeting.threads
