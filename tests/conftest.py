@@ -21,14 +21,13 @@ def embedder(minilm_path: str) -> SentenceTransformerEmbedder:
     return model
 
 
-class CountingEmbedder:
-    """Wraps a real embedder and records every text it is asked to embed."""
+class EmbedderProxy:
+    """A real embedder behind a wrapper that tests specialise: every attribute the store
+    reads is the wrapped model's, so the base accepts it as that model."""
 
     def __init__(self, inner):
         self.inner = inner
         self.model_id = inner.model_id
-        self.document_calls: list[list[str]] = []
-        self.poison: set[str] = set()  # texts to return NaN for
 
     dimension = property(lambda self: self.inner.dimension)
     normalize = property(lambda self: self.inner.normalize)
@@ -38,6 +37,21 @@ class CountingEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
+
+    def embed_documents(self, texts):
+        return self.inner.embed_documents(texts)
+
+    def embed_queries(self, texts):
+        return self.inner.embed_queries(texts)
+
+
+class CountingEmbedder(EmbedderProxy):
+    """Wraps a real embedder and records every text it is asked to embed."""
+
+    def __init__(self, inner):
+        super().__init__(inner)
+        self.document_calls: list[list[str]] = []
+        self.poison: set[str] = set()  # texts to return NaN for
 
     @property
     def embedded_texts(self) -> list[str]:
@@ -51,9 +65,6 @@ class CountingEmbedder:
             if any(p in t for p in self.poison):
                 out[i] = np.nan
         return out
-
-    def embed_queries(self, texts):
-        return self.inner.embed_queries(texts)
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable, Sequence
 
+from rag_plugins._search_scope import one_generation_per_search
 from rag_plugins._validation import check_k, check_query
 from rag_plugins.filters import check_filters
 from rag_plugins.protocols import Filters
-from rag_plugins.store.snapshot import one_generation_per_search
 from rag_plugins.types import Hit
 
 

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+from rag_plugins._search_scope import one_generation_per_search
 from rag_plugins._validation import check_k, check_query
 from rag_plugins.errors import InvalidInputError
 from rag_plugins.filters import check_filters
@@ -19,7 +20,6 @@ from rag_plugins.retrievers.fusion import FUSION_METHODS
 from rag_plugins.routing.decision import ROUTES, RouteDecision, Router
 from rag_plugins.routing.features import QueryAnalyzer
 from rag_plugins.routing.rules import RuleRouter
-from rag_plugins.store.snapshot import one_generation_per_search
 from rag_plugins.types import Hit
 
 if TYPE_CHECKING:

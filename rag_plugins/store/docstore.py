@@ -31,7 +31,14 @@ from rag_plugins.errors import (
     RagPluginsError,
     ReadOnlyKnowledgeBaseError,
 )
-from rag_plugins.store.integrity import chunk_checksum, digest, document_hash, document_row_checksum, text_digest
+from rag_plugins.store.integrity import (
+    chunk_checksum,
+    document_hash,
+    document_row_checksum,
+    extraction_checksum,
+    text_digest,
+    vector_checksum,
+)
 from rag_plugins.types import Chunk, Document
 
 SCHEMA = """
@@ -194,7 +201,7 @@ class DocumentStore:
             if row is None:
                 return None
             doc = Document(row[0], row[1], json.loads(row[2]))
-        self._verified(*row[:1], *row[3:])
+        self._verified(row[0], *row[3:])
         if row[0] != doc_id or document_hash(doc.text, doc.metadata) != row[3]:
             raise self._mismatch(f"document {doc_id!r}")
         return doc
@@ -285,7 +292,7 @@ class DocumentStore:
             for batch in _batches(list(keys)):
                 q = f"SELECT key, vector, checksum FROM embeddings WHERE key IN ({_marks(batch)})"
                 for key, blob, checksum in conn.execute(q, batch):
-                    if not isinstance(blob, bytes) or digest(key.encode() + blob) != checksum:
+                    if not isinstance(blob, bytes) or vector_checksum(key, blob) != checksum:
                         continue
                     vector = np.frombuffer(blob, dtype=np.float32)
                     if vector.shape == (dimension,):
@@ -298,7 +305,7 @@ class DocumentStore:
         blobs = [np.ascontiguousarray(v, dtype=np.float32).tobytes() for v in vectors]
         with self.transaction() as conn:
             conn.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
-                             ((k, b, digest(k.encode() + b)) for k, b in zip(keys, blobs)))
+                             ((k, b, vector_checksum(k, b)) for k, b in zip(keys, blobs)))
 
     # extraction cache (LLM extractors) -----------------------------------------------
     def cached_extractions(self, keys: Sequence[str]) -> dict[str, dict]:
@@ -307,7 +314,7 @@ class DocumentStore:
             for batch in _batches(list(keys)):
                 q = f"SELECT key, extraction, checksum FROM extractions WHERE key IN ({_marks(batch)})"
                 for key, value, checksum in conn.execute(q, batch):
-                    if digest((key + "\x00" + value).encode()) == checksum:
+                    if extraction_checksum(key, value) == checksum:
                         out[key] = json.loads(value)
         return out
 
@@ -317,7 +324,7 @@ class DocumentStore:
         values = {k: json.dumps(v, ensure_ascii=False) for k, v in items.items()}
         with self.transaction() as conn:
             conn.executemany("INSERT OR REPLACE INTO extractions VALUES (?, ?, ?)",
-                             ((k, v, digest((k + "\x00" + v).encode())) for k, v in values.items()))
+                             ((k, v, extraction_checksum(k, v)) for k, v in values.items()))
 
     # the commit -----------------------------------------------------------------------
     @contextmanager

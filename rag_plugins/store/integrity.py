@@ -27,6 +27,16 @@ def text_digest(text: str) -> str:
     return digest(text.encode("utf-8"))
 
 
+def vector_checksum(key: str, blob: bytes) -> str:
+    """The checksum of a cached embedding (its content-hash key and float32 bytes)."""
+    return digest(key.encode() + blob)
+
+
+def extraction_checksum(key: str, extraction_json: str) -> str:
+    """The checksum of a cached extractor answer (its key and JSON text)."""
+    return digest((key + "\x00" + extraction_json).encode())
+
+
 def chunk_checksum(row: int, chunk_id: str, document_id: str, position: int, text_sha: str,
                    metadata_json: str) -> str:
     body = json.dumps([int(row), chunk_id, document_id, int(position), text_sha, metadata_json],

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from rag_plugins._progress import progress_bar
+from rag_plugins._search_scope import pinned
 from rag_plugins._validation import check_text, check_texts_in
 from rag_plugins.chunking import StructureAwareChunker
 from rag_plugins.embeddings.validation import check_embeddings
@@ -61,7 +62,7 @@ from rag_plugins.store.integrity import checksum_array, chunks_digest, document_
 from rag_plugins.store.locks import GenerationLease, WriterLock, generation_name, try_remove_generation
 from rag_plugins.store.manifest import FORMAT_VERSION, check_format_version, read_manifest, write_manifest
 from rag_plugins.store.migrations import upgrade_1_to_2
-from rag_plugins.store.snapshot import Snapshot, pinned
+from rag_plugins.store.snapshot import Snapshot
 from rag_plugins.text.analysis import Analyzer
 from rag_plugins.types import Chunk, Document, Hit
 
@@ -162,7 +163,8 @@ class KnowledgeBase:
     def __init__(self, path: Path, store: DocumentStore, settings: dict[str, Any],
                  embedder: Embedder | None, chunker: StructureAwareChunker,
                  show_progress: bool | None, use_gpu: bool | None, extractor: Extractor | None = None,
-                 writer_lock: WriterLock | None = None, auto_refresh: bool = True):
+                 writer_lock: WriterLock | None = None, auto_refresh: bool = True,
+                 bm25_statistics: str = "collection"):
         self.path = path
         self.store = store
         self.settings = settings
@@ -173,7 +175,7 @@ class KnowledgeBase:
         self.extractor = extractor
         self.read_only = writer_lock is None
         self.auto_refresh = auto_refresh
-        self.bm25_statistics = "collection"
+        self.bm25_statistics = bm25_statistics
         self._writer_lock = writer_lock
         self._pending_upserts: dict[str, tuple[Document, str, int]] = {}
         self._pending_deletes: set[str] = set()
@@ -297,9 +299,8 @@ class KnowledgeBase:
             counter = embedder.count_tokens if embedder is not None and hasattr(embedder, "count_tokens") else None
             chunker = StructureAwareChunker(settings["chunk_size"], settings["chunk_overlap"], counter)
             kb = cls(path, store, settings, embedder, chunker, show_progress, use_gpu, extractor,
-                     writer, auto_refresh)
-            kb.bm25_statistics = bm25_statistics
-            if version is not None and embedder is not None and given_embedder is not None:
+                     writer, auto_refresh, bm25_statistics)
+            if version is not None and given_embedder is not None:
                 kb._check_embedder()
             if writer is not None:
                 kb.collect_garbage()
@@ -496,9 +497,9 @@ class KnowledgeBase:
                 shutil.rmtree(child, ignore_errors=True)
             elif name.isdigit() or (name.endswith(".lock") and name[:-5].isdigit()):
                 generation = int(name[:-5] if name.endswith(".lock") else name)
-                if generation != newest and (child.exists() or (root / name).exists()):
+                if generation != newest and child.exists():  # not already gone with its folder
                     try:
-                        if try_remove_generation(root, generation, _remove_folder):
+                        if try_remove_generation(root, generation):
                             removed.append(generation)
                     except OSError:
                         continue  # tried again after the next commit
@@ -594,12 +595,7 @@ class KnowledgeBase:
         self._require_writer("delete")
         if isinstance(ids, str):
             raise InvalidInputError("delete takes an iterable of ids; wrap one id in a list")
-        ids = list(ids)
-        bad = [i for i in ids if not isinstance(i, str)]
-        if bad:
-            raise InvalidInputError(f"document ids must be str, got {bad[:5]!r}")
-        for doc_id in ids:
-            _checked_id(doc_id)
+        ids = [_checked_id(doc_id) for doc_id in ids]
         committed = set(self.store.hashes(ids))
         unknown = [i for i in ids if i not in committed and i not in self._pending_upserts]
         if unknown and not missing_ok:
@@ -1015,7 +1011,6 @@ def _check_same_model(recorded: dict[str, Any], embedder: Embedder, path: Path, 
         )
 
 
-
 def _checked_id(doc_id: Any) -> str:
     if not isinstance(doc_id, str):
         raise InvalidInputError(f"a document id is a str, got {type(doc_id).__name__} {doc_id!r}")
@@ -1031,11 +1026,6 @@ def _remove_new_base(path: Path, existed: bool) -> None:
             path.rmdir()
         except OSError:  # something else was put there meanwhile: leave it
             pass
-
-
-def _remove_folder(folder: Path) -> None:
-    if folder.exists():
-        shutil.rmtree(folder)
 
 
 def _upgrade(store: DocumentStore, path: Path, read_only: bool) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import time
 import weakref
@@ -142,14 +143,16 @@ class GenerationLease:
             self._finalizer()
 
 
-def try_remove_generation(root: Path, generation: int, remove_folder) -> bool:
+def try_remove_generation(root: Path, generation: int) -> bool:
     """Writer only: remove generation ``generation`` if no reader holds a lease on it."""
     path = lease_path(root, generation)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         if not _try_lock(fd, portalocker.LockFlags.EXCLUSIVE):
             return False
-        remove_folder(root / generation_name(generation))
+        folder = root / generation_name(generation)
+        if folder.exists():
+            shutil.rmtree(folder)
         os.unlink(path)
         return True
     finally:

@@ -9,7 +9,13 @@ open the base for writing once.
 from __future__ import annotations
 
 from rag_plugins.store.docstore import SCHEMA, DocumentStore
-from rag_plugins.store.integrity import chunk_checksum, digest, document_row_checksum, text_digest
+from rag_plugins.store.integrity import (
+    chunk_checksum,
+    document_row_checksum,
+    extraction_checksum,
+    text_digest,
+    vector_checksum,
+)
 
 
 def upgrade_1_to_2(store: DocumentStore, generation: int) -> None:
@@ -34,7 +40,7 @@ def upgrade_1_to_2(store: DocumentStore, generation: int) -> None:
         conn.executemany("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
                          ((*d, document_row_checksum(d[0], d[3], d[4], d[5])) for d in documents))
         conn.executemany("INSERT INTO embeddings VALUES (?, ?, ?)",
-                         ((k, v, digest(k.encode() + v)) for k, v in embeddings))
+                         ((k, v, vector_checksum(k, v)) for k, v in embeddings))
         conn.executemany("INSERT INTO extractions VALUES (?, ?, ?)",
-                         ((k, v, digest((k + "\x00" + v).encode())) for k, v in extractions))
+                         ((k, v, extraction_checksum(k, v)) for k, v in extractions))
         conn.execute("INSERT OR REPLACE INTO meta VALUES ('format_version', '2')")

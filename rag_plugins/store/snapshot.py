@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
@@ -17,31 +15,6 @@ from rag_plugins.text.analysis import Analyzer
 if TYPE_CHECKING:
     from rag_plugins.graph.index import GraphIndex
     from rag_plugins.store.locks import GenerationLease
-
-_scope = threading.local()
-
-
-@contextmanager
-def one_generation_per_search() -> Iterator[None]:
-    """Within this block (per thread), every knowledge base hands out the snapshot it
-    handed out first, so a search combining several retrievers (hybrid, graph+hybrid,
-    routed) reads one generation even when a newer one lands meanwhile. Re-entrant."""
-    outer = getattr(_scope, "pins", None)
-    if outer is None:
-        _scope.pins = {}
-    try:
-        yield
-    finally:
-        if outer is None:
-            _scope.pins = None
-
-
-def pinned(owner: object, current: "Snapshot") -> "Snapshot":
-    """The snapshot ``owner`` pinned in this thread's search, pinning ``current`` if none."""
-    pins = getattr(_scope, "pins", None)
-    if pins is None:
-        return current
-    return pins.setdefault(id(owner), current)
 
 
 @dataclass(frozen=True)

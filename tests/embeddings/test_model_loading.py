@@ -8,6 +8,7 @@ from rag_plugins import Document, KnowledgeBase
 from rag_plugins.embeddings import SentenceTransformerEmbedder
 from rag_plugins.errors import ModelLoadError
 from rag_plugins.rerank import CrossEncoderReranker
+from tests.conftest import EmbedderProxy
 
 DEFAULT_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -60,22 +61,12 @@ def test_a_failed_first_open_leaves_no_half_made_base(offline, tmp_path):
     assert list((tmp_path / "mine").iterdir()) == []  # the caller's folder stays, empty
 
 
-class Renamed:
+class Renamed(EmbedderProxy):
     """The real model under the product's default id, as a base built online records it."""
 
     def __init__(self, inner):
-        self.inner, self.model_id = inner, DEFAULT_ID
-
-    dimension = property(lambda self: self.inner.dimension)
-    normalize = property(lambda self: self.inner.normalize)
-    fingerprint = property(lambda self: self.inner.fingerprint)
-    max_seq_length = property(lambda self: self.inner.max_seq_length)
-
-    def embed_documents(self, texts):
-        return self.inner.embed_documents(texts)
-
-    def embed_queries(self, texts):
-        return self.inner.embed_queries(texts)
+        super().__init__(inner)
+        self.model_id = DEFAULT_ID
 
 
 def test_the_environment_variable_points_a_base_at_a_local_copy(offline, tmp_path, embedder, minilm_path,

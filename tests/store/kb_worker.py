@@ -45,7 +45,7 @@ def writer(path: str, seconds: float) -> None:
 def reader(path: str, seconds: float) -> None:
     from rag_plugins import KnowledgeBase
     from rag_plugins.errors import RagPluginsError
-    from rag_plugins.store.snapshot import one_generation_per_search
+    from rag_plugins._search_scope import one_generation_per_search
 
     deadline = time.monotonic() + seconds
     stop = Path(path + ".stop")

@@ -15,7 +15,7 @@ import pytest
 
 from rag_plugins import Document, KnowledgeBase
 from rag_plugins.errors import InvalidInputError, KnowledgeBaseLockedError, ReadOnlyKnowledgeBaseError
-from rag_plugins.store.snapshot import one_generation_per_search
+from rag_plugins._search_scope import one_generation_per_search
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER = str(Path(__file__).with_name("kb_worker.py"))

@@ -5,39 +5,29 @@ import sqlite3
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag_plugins import Document, KnowledgeBase
 from rag_plugins.errors import IndexCorruptedError, RagPluginsError
+from tests.conftest import EmbedderProxy
 
 QUERIES = ["capital of Italy", "pets that purr", "similarity search on GPU"]
 KINDS = ("bm25", "dense", "hybrid", "graph")
 
 
-class QueryCache:
+class QueryCache(EmbedderProxy):
     """The real embedder, with query vectors remembered across trials (each trial opens a
     new base object, and re-embedding the same three queries would dominate the test)."""
 
     def __init__(self, inner):
-        self.inner, self.model_id, self._queries = inner, inner.model_id, {}
-
-    dimension = property(lambda self: self.inner.dimension)
-    normalize = property(lambda self: self.inner.normalize)
-    fingerprint = property(lambda self: self.inner.fingerprint)
-    max_seq_length = property(lambda self: self.inner.max_seq_length)
-
-    def count_tokens(self, text):
-        return self.inner.count_tokens(text)
-
-    def embed_documents(self, texts):
-        return self.inner.embed_documents(texts)
+        super().__init__(inner)
+        self._queries = {}
 
     def embed_queries(self, texts):
         todo = [t for t in texts if t not in self._queries]
         if todo:
             self._queries.update(zip(todo, self.inner.embed_queries(todo)))
-        import numpy as np
-
         return np.stack([self._queries[t] for t in texts])
 
 

@@ -13,7 +13,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import field_validator
 
 from langchain_rag_plugins.convert import search_documents
-from rag_plugins.filter_policy import FilterPolicy
+from rag_plugins.filter_policy import FilterPolicy, narrow
 from rag_plugins.protocols import Filters
 from rag_plugins.tracing import TracedSearch, atraced_search, traced_search
 
@@ -73,8 +73,8 @@ class RagPluginsRetriever(BaseRetriever):
         return FilterPolicy(value).pinned
 
     def _filters(self, filters: dict[str, Any] | None) -> Filters | None:
-        caller = self.filters if filters is None else filters
-        return FilterPolicy(self.pinned_filters, allow_operators=True).apply(caller)
+        """The caller's filters under the pinned ones (traced_search checks the result)."""
+        return narrow(self.pinned_filters, self.filters if filters is None else filters)
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun,

@@ -1,0 +1,40 @@
+"""One generation per search: the thread-local pin that keeps a search combining several
+retrievers on the snapshot each knowledge base handed out first.
+
+It lives below both the store and the retrievers, so that retrievers can open a search
+scope without importing the store (the store knows no retriever, and no retriever needs
+the store's package to search).
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Iterator, TypeVar
+
+T = TypeVar("T")
+
+_scope = threading.local()
+
+
+@contextmanager
+def one_generation_per_search() -> Iterator[None]:
+    """Within this block (per thread), every knowledge base hands out the snapshot it
+    handed out first, so a search combining several retrievers (hybrid, graph+hybrid,
+    routed) reads one generation even when a newer one lands meanwhile. Re-entrant."""
+    outer = getattr(_scope, "pins", None)
+    if outer is None:
+        _scope.pins = {}
+    try:
+        yield
+    finally:
+        if outer is None:
+            _scope.pins = None
+
+
+def pinned(owner: object, current: T) -> T:
+    """The snapshot ``owner`` pinned in this thread's search, pinning ``current`` if none."""
+    pins = getattr(_scope, "pins", None)
+    if pins is None:
+        return current
+    return pins.setdefault(id(owner), current)
