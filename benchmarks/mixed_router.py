@@ -45,8 +45,9 @@ from rag_plugins.eval.metrics import ndcg_at_k, recall_all_at_k  # noqa: E402
 from rag_plugins.eval.runner import documents_in_order, latency_summary  # noqa: E402
 from rag_plugins.retrievers.hybrid import HybridRetriever  # noqa: E402
 from rag_plugins.routing import (  # noqa: E402
-    RouteDecision, RoutedRetriever, RuleRouter, embedding_info, fit_router, fuse_if_unsure, oracle_labels, query_features,
+    RouteDecision, RoutedRetriever, RuleRouter, embedding_info, fit_router, oracle_labels, query_features,
 )
+from rag_plugins.routing.training import choose_fuse_below, out_of_fold_decisions  # noqa: E402
 from rag_plugins.types import Hit  # noqa: E402
 
 DATA = HERE.parent.parent / "shared" / "data"
@@ -54,7 +55,6 @@ WORK = HERE / "results" / "work"
 KB_DIR = WORK / "mixed-kb-512"
 ROUTER_DIR = WORK / "router-mixed"
 ROUTES = ("bm25", "dense", "hybrid", "graph", "graph+hybrid")
-FUSE_GRID = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)
 DEPTH = 30  # chunks per query: 10 documents after collapsing chunks
 
 
@@ -97,37 +97,6 @@ def quality(run_: dict[str, list[Hit]], qrels: dict) -> dict[str, float]:
     return {"ndcg@10": float(np.mean(ndcg)), "recall_all@5": float(np.mean(recall_all))}
 
 
-def replay(decision, route_runs: dict[str, dict[str, list[Hit]]], qid: str, retrievers: dict) -> list[Hit]:
-    """The hits RoutedRetriever returns for ``decision``, rebuilt from each route's cached hits."""
-    if not decision.fused:
-        return route_runs[decision.route][qid]
-    fusion = HybridRetriever({r: retrievers[r] for r in decision.routes}, weights=dict(decision.routes),
-                             name="routed")
-    return fusion.fuse({r: route_runs[r][qid] for r in decision.routes}, DEPTH)
-
-
-def choose_fuse_below(decisions: list, route_runs, qrels, qids, retrievers) -> tuple[float, dict]:
-    """The fuse-below threshold whose decisions reach the best mean nDCG@10 on these queries."""
-    table = {}
-    for threshold in FUSE_GRID:
-        achieved = [ndcg_at_k(documents(replay(fuse_if_unsure(d, threshold, ROUTES), route_runs, q, retrievers)),
-                              qrels[q], 10) for d, q in zip(decisions, qids)]
-        table[str(threshold)] = round(float(np.mean(achieved)), 4)
-    return max(FUSE_GRID, key=lambda t: (table[str(t)], -t)), table
-
-
-def out_of_fold_decisions(features, scores: np.ndarray) -> list:
-    """Each train query decided by a router fitted on the other four folds."""
-    folds = np.random.default_rng(1).permutation(len(features)) % 5
-    decisions = [None] * len(features)
-    for f in range(5):
-        train = np.flatnonzero(folds != f)
-        router = fit_router([features[i] for i in train], scores[train], ROUTES)
-        for i in np.flatnonzero(folds == f):
-            decisions[i] = router.decide(features[i], ROUTES)
-    return decisions
-
-
 def confusion(predicted: list[str], labels: list[str]) -> dict:
     """rows: the oracle's route; columns: the router's first choice."""
     return {o: {p: sum(1 for a, b in zip(labels, predicted) if a == o and b == p) for p in ROUTES} for o in ROUTES}
@@ -150,11 +119,17 @@ def main() -> None:
     features = query_features(kb, [train_queries[q] for q in qids])
     scores = np.array([[ndcg_at_k(documents(train_runs[r][q]), train.qrels[q], 10) for r in ROUTES] for q in qids])
     router = fit_router(features, scores, ROUTES, embedding=embedding_info(kb))
+    hits = {r: [train_runs[r][q] for q in qids] for r in ROUTES}
+    qrels = [train.qrels[q] for q in qids]
+    fuse_below, fuse_table = choose_fuse_below(out_of_fold_decisions(features, scores, ROUTES), hits, qrels,
+                                               retrievers)
+    router.fuse_below = fuse_below  # what train_router records
+    router.metadata.update(fuse_below=fuse_below, fuse_below_mean_score=fuse_table)
     router.save(ROUTER_DIR)
-    fuse_below, fuse_table = choose_fuse_below(out_of_fold_decisions(features, scores), train_runs, train.qrels,
-                                               qids, retrievers)
     rule_decisions = [RuleRouter().decide(f, ROUTES) for f in features]
-    rules_fuse_below, rules_table = choose_fuse_below(rule_decisions, train_runs, train.qrels, qids, retrievers)
+    rules_fuse_below, rules_table = choose_fuse_below(rule_decisions, hits, qrels, retrievers)
+    if rules_fuse_below != RuleRouter.fuse_below:
+        print(f"note: RuleRouter.fuse_below is {RuleRouter.fuse_below}, train chose {rules_fuse_below}", flush=True)
     train_seconds = time.perf_counter() - t0
     print(f"train: router C={router.metadata['c']}, learned fuse_below={fuse_below} {fuse_table}, "
           f"rules fuse_below={rules_fuse_below} {rules_table} ({train_seconds:.0f}s)", flush=True)
@@ -164,7 +139,7 @@ def main() -> None:
     systems = {r: retrievers[r] for r in ROUTES}
     systems["fuse-all"] = HybridRetriever(retrievers, name="fuse-all")
     systems["rules"] = RoutedRetriever(kb, RuleRouter(), fuse_below=rules_fuse_below)
-    systems["learned"] = RoutedRetriever(kb, router, fuse_below=fuse_below)
+    systems["learned"] = RoutedRetriever(kb, router)  # its own fuse_below
     report: dict = {"systems": {}, "config": {
         "routes": list(ROUTES), "learned_fuse_below": fuse_below, "rules_fuse_below": rules_fuse_below,
         "learned_c": router.metadata["c"], "train_fuse_below_ndcg": {"learned": fuse_table, "rules": rules_table},

@@ -26,6 +26,7 @@ class Cached:
 
     def __init__(self, retriever, queries, depth):
         self.name, self.score_floor = retriever.name, getattr(retriever, "score_floor", None)
+        self.unreturned_at_floor = getattr(retriever, "unreturned_at_floor", False)
         self.results = dict(zip(queries, retriever.batch_retrieve(queries, k=depth)))
 
     def batch_retrieve(self, queries, k, filters=None):

@@ -57,7 +57,7 @@ def demo(directory: Path, args: argparse.Namespace) -> None:
         print(f"  {len(staged.added)} added, {len(staged.updated)} updated, {len(staged.unchanged)} unchanged; "
               f"{commit.chunks_added} chunks, {commit.chunks_embedded} embedded, "
               f"{time.perf_counter() - started:.1f}s\n")
-        hybrid = kb.hybrid_retriever(method="rrf")
+        hybrid = kb.hybrid_retriever()
         for query in QUERIES:
             print(f"Q: {query}")
             for rank, hit in enumerate(hybrid.retrieve(query, k=args.k), start=1):
@@ -85,7 +85,7 @@ def show_graph(kb: KnowledgeBase, k: int) -> None:
         for path in hit.evidence["paths"][:1]:
             print(f"     path: {path}")
     print()
-    expanded = GraphExpandedRetriever(kb.hybrid_retriever(method="rrf"), kb.graph_retriever())
+    expanded = GraphExpandedRetriever(kb.hybrid_retriever(), kb.graph_retriever())
     print(f"Q (graph+hybrid): {QUERIES[0]}")
     for rank, hit in enumerate(expanded.retrieve(QUERIES[0], k=k), start=1):
         via = ", ".join(hit.provenance)

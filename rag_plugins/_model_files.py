@@ -28,12 +28,20 @@ def model_directory(model_id: str, revision: str | None = None) -> Path | None:
 
 
 EMBEDDING_MODEL_ENV = "RAG_PLUGINS_EMBEDDING_MODEL"
+RERANK_MODEL_ENV = "RAG_PLUGINS_RERANK_MODEL"
+_MODEL_ENV = {"embedding model": EMBEDDING_MODEL_ENV, "cross-encoder": RERANK_MODEL_ENV}
 
 
 def configured_embedding_model(default: str) -> str:
     """The embedding model to use where the caller names none: ``$RAG_PLUGINS_EMBEDDING_MODEL``
     (an id or a local folder) when set, else ``default``."""
     return os.environ.get(EMBEDDING_MODEL_ENV) or default
+
+
+def configured_rerank_model(default: str) -> str:
+    """The cross-encoder to use where the caller names none: ``$RAG_PLUGINS_RERANK_MODEL``
+    when set, else ``default``."""
+    return os.environ.get(RERANK_MODEL_ENV) or default
 
 
 def check_loadable(model_id: str, revision: str | None, what: str, flag: str) -> None:
@@ -48,8 +56,8 @@ def check_loadable(model_id: str, revision: str | None, what: str, flag: str) ->
     tried = (f"{what} {model_id!r} is not a folder on this machine and not in the Hugging Face "
              "cache")
     fix = (f"Point at a local copy of the model: {flag} PATH on the command line, the model path "
-           f"in Python, or {EMBEDDING_MODEL_ENV}=PATH for the embedding model"
-           if what == "embedding model" else f"Point at a local copy of the model: {flag} PATH")
+           f"in Python, or {_MODEL_ENV[what]}=PATH for the {what}"
+           if what in _MODEL_ENV else f"Point at a local copy of the model: {flag} PATH")
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         raise ModelLoadError(f"{tried}, and HF_HUB_OFFLINE is set, so it cannot be downloaded. {fix}, "
                              "or unset HF_HUB_OFFLINE where the hub is reachable")

@@ -180,3 +180,25 @@ def test_the_demo_removes_its_temporary_base(tmp_path, minilm_path):
                          env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr
     assert not list(temp.glob("rag-plugins-demo-*")) and "pass --kb DIR to keep it" in out.stdout
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["index"], "rag-plugins index: error: the following arguments are required: paths, --kb"),
+    (["query", "kb", "x", "--k", "many"], "rag-plugins query: error: argument --k: invalid int value: 'many'"),
+    (["serach"], "rag-plugins: error: argument command: invalid choice: 'serach'"),
+])
+def test_a_usage_error_is_one_line_that_points_at_help(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(message) and "--help)" in err and "usage:" not in err, err
+
+
+def test_hybrid_search_defaults_to_the_fusion_chosen_on_training_data(tmp_path):
+    for command in (["query", "kb", "x"], ["eval", "data", "--run-file", "r", "--output", "o"],
+                    ["calibrate", "data", "--output", "o"], ["train-reranker", "data", "--base", "b", "--output", "o"]):
+        assert build_parser().parse_args(command).fusion == "relative_score"
+    kb = KnowledgeBase.open(tmp_path / "kb")
+    assert kb.hybrid_retriever().method == "relative_score"
+    assert kb.retriever("hybrid").method == "relative_score"

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from rag_plugins.cli import eval as eval_command
 from rag_plugins.cli import calibrate, index, query, serve_mcp, train_reranker, train_router
 from rag_plugins.errors import RagPluginsError
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """A usage error is one line naming the fix (argparse prints the whole usage first);
+    subcommands' parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from rag_plugins import __version__
 
-    parser = argparse.ArgumentParser(prog="rag-plugins", description="Production retrieval: index, query, evaluate, train.")
+    parser = OneLineErrorParser(prog="rag-plugins", description="Production retrieval: index, query, evaluate, train.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for command in (index, query, eval_command, train_reranker, calibrate, train_router, serve_mcp):
@@ -28,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # faiss logs which CPU build it loaded ("Could not load library with AVX512 support") at INFO
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
+        # asked for: every load by id would otherwise warn "Could not reach the Hub ... offline mode"
+        logging.getLogger("huggingface_hub.hf_api").setLevel(logging.ERROR)
     try:
         return args.func(args)
     except RagPluginsError as exc:

@@ -6,10 +6,9 @@ import argparse
 import json
 
 from rag_plugins.cli.common import (
-    RETRIEVERS, add_graph_args, add_index_dir_args, add_model_args, add_rerank_args, dataset_kb, index_needs,
-    make_pipeline,
+    RETRIEVERS, add_fusion_arg, add_graph_args, add_index_dir_args, add_model_args, add_rerank_args, dataset_kb,
+    index_needs, make_pipeline,
 )
-from rag_plugins.retrievers.fusion import FUSION_METHODS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dataset")
     p.add_argument("--split", default="train")
     p.add_argument("--retriever", choices=RETRIEVERS, default="hybrid")
-    p.add_argument("--fusion", choices=sorted(FUSION_METHODS), default="rrf")
+    add_fusion_arg(p)
     add_graph_args(p)
     add_index_dir_args(p)
     add_rerank_args(p)

@@ -54,13 +54,18 @@ def add_graph_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_retriever_args(p: argparse.ArgumentParser) -> None:
-    from rag_plugins.retrievers.fusion import FUSION_METHODS
-
     p.add_argument("--retriever", choices=RETRIEVERS, default="hybrid",
                    help="how to search: BM25, dense vectors, both fused (hybrid, default), the knowledge "
                         "graph, a router's choice (routed), or ITER-RETGEN rounds (iterative)")
-    p.add_argument("--fusion", choices=sorted(FUSION_METHODS), default="rrf",
-                   help="how hybrid search merges BM25 and dense rankings (default rrf: reciprocal rank fusion)")
+    add_fusion_arg(p)
+
+
+def add_fusion_arg(p: argparse.ArgumentParser) -> None:
+    from rag_plugins.retrievers.fusion import FUSION_METHODS, HYBRID_FUSION
+
+    p.add_argument("--fusion", choices=sorted(FUSION_METHODS), default=HYBRID_FUSION,
+                   help=f"how hybrid search merges BM25 and dense rankings (default {HYBRID_FUSION}: min-max "
+                        "normalised scores, equal weights; the best setting on SciFact train)")
 
 
 def add_router_args(p: argparse.ArgumentParser, when: str = "with --retriever routed: ") -> None:
@@ -70,8 +75,9 @@ def add_router_args(p: argparse.ArgumentParser, when: str = "with --retriever ro
     p.add_argument("--llm", metavar="MODULE:FACTORY",
                    help="for --router llm: a zero-argument callable returning a LangChain chat model, a "
                         "LlamaIndex LLM, or a plain prompt -> text callable")
-    p.add_argument("--fuse-below", type=float, default=0.5,
-                   help=f"{when}below this router confidence, fuse the top two routes")
+    p.add_argument("--fuse-below", type=float, default=None,
+                   help=f"{when}below this router confidence, fuse the top two routes (default: the router's "
+                        "own, chosen on training data: 0.0 for rules, train-router's choice for learned)")
 
 
 def parse_filter(text: str | None, flag: str = "--filter") -> Any:
@@ -177,7 +183,11 @@ def make_retriever(kb: KnowledgeBase, kind: str, fusion: str, graph_mode: str = 
     if kind == "routed":
         from rag_plugins.routing import RoutedRetriever
 
-        return RoutedRetriever(kb, make_router(args), fuse_below=args.fuse_below, fusion=fusion)
+        from rag_plugins.routing.training import available_routes
+
+        # --fusion shapes the hybrid routes; unsure decisions fuse their two routes by RRF
+        routes = {r: make_retriever(kb, r, fusion, graph_mode, args) for r in available_routes(kb)}
+        return RoutedRetriever(kb, make_router(args), routes, fuse_below=args.fuse_below)
     if kind == "hybrid":
         return kb.hybrid_retriever(method=fusion)
     if kind == "graph":

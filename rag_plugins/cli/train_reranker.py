@@ -7,9 +7,8 @@ import json
 from dataclasses import asdict
 
 from rag_plugins.cli.common import (
-    RETRIEVERS, add_index_dir_args, add_model_args, dataset_kb, index_needs, make_retriever,
+    RETRIEVERS, add_fusion_arg, add_index_dir_args, add_model_args, dataset_kb, index_needs, make_retriever,
 )
-from rag_plugins.retrievers.fusion import FUSION_METHODS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--base", required=True, help="model to start from: a cross-encoder or any encoder (id or folder)")
     p.add_argument("--output", required=True, help="new folder for the trained model (safetensors + config)")
     p.add_argument("--retriever", choices=RETRIEVERS, default="hybrid", help="miner of hard negatives")
-    p.add_argument("--fusion", choices=sorted(FUSION_METHODS), default="rrf")
+    add_fusion_arg(p)
     add_index_dir_args(p)
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--negatives", type=int, default=d.negatives, help="hard negatives per relevant passage")

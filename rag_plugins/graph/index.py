@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from rag_plugins.graph.store import KnowledgeGraph
+from rag_plugins.graph.traversal import hub_discounted
 
 
 _TITLE, _FRAGMENT = 1, 2  # flags of a mention edge: the chunk is titled by the entity; a fragment link
@@ -85,7 +86,7 @@ class GraphIndex:
         self.df = np.bincount(self.row_of_entry[mentions], minlength=n).astype(np.float64)
         """Per entity: how many chunks mention it."""
         self.chunk_count = int(self.is_chunk.sum())
-        self._unfiltered: dict[EdgeWeights, sp.csr_matrix] = {}
+        self._unfiltered: dict[tuple[EdgeWeights, float], sp.csr_matrix] = {}
         self.entity_matrix: np.ndarray | None = None
         self.entity_nodes = np.zeros(0, dtype=np.int64)
 
@@ -155,16 +156,19 @@ class GraphIndex:
         titles = [m[1] for m in data["extraction"]["mentions"] if m[3]]
         return f"[{titles[0] if titles else self.chunk_ids[i]}]"
 
-    def adjacency(self, weights: EdgeWeights, visible_chunks: np.ndarray | None = None) -> sp.csr_matrix:
+    def adjacency(self, weights: EdgeWeights, visible_chunks: np.ndarray | None = None,
+                  hub_penalty: float = 0.0) -> sp.csr_matrix:
         """The weighted adjacency; with ``visible_chunks`` (a bool per node), hidden
         chunks lose every edge and every relation support they gave, hidden nodes every
         edge, fragment mentions count only for titles visible chunks carry and synonym
-        edges only between entities visible chunks make eligible."""
+        edges only between entities visible chunks make eligible. ``hub_penalty``
+        discounts entities by their degree in what is visible (:func:`hub_discounted`)."""
         if visible_chunks is not None:
-            return self._matrix(weights, visible_chunks)
-        if weights not in self._unfiltered:
-            self._unfiltered[weights] = self._matrix(weights, None)
-        return self._unfiltered[weights]
+            return hub_discounted(self._matrix(weights, visible_chunks), ~self.is_chunk, hub_penalty)
+        key = (weights, hub_penalty)
+        if key not in self._unfiltered:
+            self._unfiltered[key] = hub_discounted(self._matrix(weights, None), ~self.is_chunk, hub_penalty)
+        return self._unfiltered[key]
 
     def _matrix(self, w: EdgeWeights, visible: np.ndarray | None) -> sp.csr_matrix:
         n = len(self.nodes)

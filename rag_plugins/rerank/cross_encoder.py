@@ -8,7 +8,7 @@ import numpy as np
 
 from rag_plugins._deps import require
 from rag_plugins._device import LazyModel
-from rag_plugins._model_files import check_loadable, model_directory
+from rag_plugins._model_files import check_loadable, configured_rerank_model, model_directory
 from rag_plugins._validation import check_k, check_query
 from rag_plugins.errors import InvalidInputError, ModelLoadError
 from rag_plugins.rerank.head import check_trained_head
@@ -33,6 +33,8 @@ class CrossEncoderReranker(LazyModel):
     read with their title and heading path (:attr:`Chunk.contextual_text`) unless
     ``use_context=False``. A model that is not a cross-encoder (an embedding model, whose
     relevance head would be created with random weights) is refused with ``ModelLoadError``.
+    With no model named: ``$RAG_PLUGINS_RERANK_MODEL`` (an id or a folder) when set, else
+    cross-encoder/ms-marco-MiniLM-L-6-v2.
 
     >>> from rag_plugins import Chunk, Hit
     >>> reranker = CrossEncoderReranker("cross-encoder/ms-marco-MiniLM-L-6-v2")
@@ -44,7 +46,7 @@ class CrossEncoderReranker(LazyModel):
 
     def __init__(
         self,
-        model_name_or_path: str = DEFAULT_RERANK_MODEL,
+        model_name_or_path: str | None = None,
         *,
         device: str | None = None,
         max_length: int | None = 512,
@@ -56,6 +58,8 @@ class CrossEncoderReranker(LazyModel):
         show_progress: bool = False,
         model_kwargs: dict[str, Any] | None = None,
     ):
+        if model_name_or_path is None:
+            model_name_or_path = configured_rerank_model(DEFAULT_RERANK_MODEL)
         if not isinstance(model_name_or_path, str) or not model_name_or_path.strip():
             raise InvalidInputError("model_name_or_path must be a model id or a local folder path")
         super().__init__(device)

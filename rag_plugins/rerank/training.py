@@ -102,6 +102,7 @@ def mine_training_groups(
     if not qids:
         raise InvalidInputError("no query has a relevance judgement > 0; check the qrels and queries")
     groups: list[TrainingGroup] = []
+    without_negatives = missing = 0
     with progress_bar(len(qids), "Mining hard negatives", show=show_progress, unit="query") as bar:
         for start in range(0, len(qids), batch_size):
             part = qids[start : start + batch_size]
@@ -116,16 +117,26 @@ def mine_training_groups(
                     else:
                         pool.append(hit.chunk.contextual_text)
                 if not pool:
+                    without_negatives += 1
                     continue
                 for doc_id in sorted(d for d, s in judged.items() if s > 0):
                     chunk = best.get(doc_id) or _first_chunk(knowledge_base, doc_id)
                     if chunk is None:
+                        missing += 1
                         continue
                     picked = rng.sample(pool, min(negatives, len(pool)))
                     groups.append(TrainingGroup(queries[qid], chunk.contextual_text, tuple(picked)))
             bar.update(len(part))
     if not groups:
-        raise InvalidInputError("no training group could be built: the relevant documents are not in the knowledge base")
+        reasons = []
+        if without_negatives:
+            reasons.append(f"{without_negatives} of {len(qids)} queries had no unjudged hit to use as a negative "
+                           f"(the retriever found nothing but the relevant documents in its top {depth}: add "
+                           "documents, raise the mining depth, or mine with a dense or hybrid retriever)")
+        if missing:
+            reasons.append(f"{missing} relevant documents are not in the knowledge base (index the corpus the qrels "
+                           "refer to)")
+        raise InvalidInputError("no training group could be built: " + "; ".join(reasons))
     return groups
 
 

@@ -41,6 +41,7 @@ class BM25Retriever(BaseRetriever):
     """
 
     score_floor = 0.0
+    unreturned_at_floor = True  # a chunk it does not return shares no term with the query: scores 0
 
     def __init__(self, kb: "KnowledgeBase", name: str = "bm25", statistics: str | None = None):
         if statistics is not None and statistics not in BM25_STATISTICS:

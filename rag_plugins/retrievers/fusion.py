@@ -54,13 +54,23 @@ def _minmax(scores: np.ndarray, floor: float | None = None) -> np.ndarray:
     return np.ones_like(scores) if span <= 0 else (scores - lo) / span
 
 
-def relative_score_fusion(lists: RankedLists, weights: Mapping[str, float]) -> dict[str, float]:
-    """Min-max normalise each list to [0, 1], then a weighted sum (missing = 0)."""
+def relative_score_fusion(lists: RankedLists, weights: Mapping[str, float],
+                          floors: Mapping[str, float | None] | None = None) -> dict[str, float]:
+    """Min-max normalise each list to [0, 1], then a weighted sum (missing = 0). A source
+    with a floor in ``floors`` is normalised from that floor instead of its list's minimum:
+    for a list that ran out of matches (BM25 returning 2 of 50 candidates, every other
+    chunk scoring 0) its weakest match is still evidence, not the zero point.
+
+    >>> relative_score_fusion({"bm25": [("a", 4.0), ("b", 3.0)]}, {"bm25": 1.0})
+    {'a': 1.0, 'b': 0.0}
+    >>> relative_score_fusion({"bm25": [("a", 4.0), ("b", 3.0)]}, {"bm25": 1.0}, {"bm25": 0.0})
+    {'a': 1.0, 'b': 0.75}
+    """
     fused: dict[str, float] = {}
     for source, ranked in lists.items():
         if not ranked:
             continue
-        norm = _minmax(np.array([s for _, s in ranked], dtype=np.float64))
+        norm = _minmax(np.array([s for _, s in ranked], dtype=np.float64), (floors or {}).get(source))
         for (key, _), value in zip(ranked, norm):
             fused[key] = fused.get(key, 0.0) + weights[source] * float(value)
     return fused
@@ -101,6 +111,11 @@ def convex_combination(lists: RankedLists, weights: Mapping[str, float],
             fused[key] = fused.get(key, 0.0) + weights[source] / total * float(value)
     return fused
 
+
+# BM25 + dense fusion of kb.hybrid_retriever() and the CLI: the best of 44 settings on SciFact
+# train (benchmarks/tune_fusion.py: RRF k 10-100, relative score, z-score, convex; BM25 weight
+# 0.5-2.0). HybridRetriever itself defaults to RRF, which needs no comparable scores.
+HYBRID_FUSION = "relative_score"
 
 FUSION_METHODS = {
     "rrf": reciprocal_rank_fusion,

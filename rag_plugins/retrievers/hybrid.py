@@ -8,7 +8,9 @@ from rag_plugins._validation import check_k, check_weight
 from rag_plugins.errors import InvalidInputError
 from rag_plugins.protocols import Filters, Retriever
 from rag_plugins.retrievers.base import BaseRetriever
-from rag_plugins.retrievers.fusion import FUSION_METHODS, convex_combination, reciprocal_rank_fusion
+from rag_plugins.retrievers.fusion import (
+    FUSION_METHODS, convex_combination, reciprocal_rank_fusion, relative_score_fusion,
+)
 from rag_plugins.types import Hit
 
 
@@ -100,6 +102,13 @@ class HybridRetriever(BaseRetriever):
         elif self.method == "convex":
             floors = {n: getattr(self.retrievers[n], "score_floor", None) for n in lists}
             fused = convex_combination(lists, self.weights, floors)
+        elif self.method == "relative_score":
+            # a source that leaves out what it did not match, and ran out of matches before the
+            # depth, had every other candidate at its floor: normalise from there
+            depth = self._depth(k)
+            floors = {n: self.retrievers[n].score_floor for n in lists
+                      if getattr(self.retrievers[n], "unreturned_at_floor", False) and len(lists[n]) < depth}
+            fused = relative_score_fusion(lists, self.weights, floors)
         else:
             fused = FUSION_METHODS[self.method](lists, self.weights)
         by_key: dict[str, dict[str, Any]] = {}

@@ -13,6 +13,8 @@ from rag_plugins.errors import InvalidInputError
 from rag_plugins.routing.decision import RouteDecision
 from rag_plugins.routing.features import QueryFeatures
 
+UNTUNED_FUSE_BELOW = 0.5  # what RoutedRetriever used before routers chose their own
+
 CONFIG_FILE = "router.json"
 WEIGHTS_FILE = "weights.npy"
 FORMAT = "rag-plugins-learned-router/1"
@@ -64,6 +66,9 @@ class LearnedRouter:
         self.embedding = dict(embedding or {})
         self.rare_idf = rare_idf
         self.metadata = dict(metadata or {})
+        self.fuse_below = float(self.metadata.get("fuse_below", UNTUNED_FUSE_BELOW))
+        """Below this confidence RoutedRetriever fuses the top two routes: chosen by
+        :func:`~rag_plugins.routing.training.train_router` (0.5 for routers saved without one)."""
         width = self.mean.shape[0]
         if self.coef.shape != (len(self.routes), width) or self.intercept.shape != (len(self.routes),) \
                 or self.scale.shape != (width,):

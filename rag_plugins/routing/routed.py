@@ -19,6 +19,7 @@ from rag_plugins.retrievers.hybrid import HybridRetriever
 from rag_plugins.retrievers.fusion import FUSION_METHODS
 from rag_plugins.routing.decision import ROUTES, RouteDecision, Router
 from rag_plugins.routing.features import QueryAnalyzer
+from rag_plugins.routing.learned import UNTUNED_FUSE_BELOW
 from rag_plugins.routing.rules import RuleRouter
 from rag_plugins.types import Hit
 
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from rag_plugins.store.knowledge_base import KnowledgeBase
 
 logger = logging.getLogger("rag_plugins.routing")
+
+
+ROUTE_FUSION = "rrf"  # routes' scores are not comparable (PageRank mass, BM25, cosine): fuse by rank
 
 
 def fuse_if_unsure(decision: RouteDecision, fuse_below: float, routes: Sequence[str]) -> RouteDecision:
@@ -59,7 +63,9 @@ class RoutedRetriever(BaseRetriever):
     """Asks a router which memory suits each query, then searches only that one.
 
     Below ``fuse_below`` confidence the router's top two routes both run and their hits
-    are fused (``fusion``, weighted by the router's scores). Every hit records the
+    are fused (``fusion``, weighted by the router's scores). By default ``fuse_below`` is
+    the router's own, chosen on its training data: 0.0 (never fuse) for the rule router,
+    what ``train-router`` chose for a learned one, 0.5 for a router that has none. Every hit records the
     decision in ``hit.evidence["route"]`` (routes, weights, confidence, reasons, router);
     :meth:`retrieve_routed` also returns it, with timings, and ``on_decision`` (if given)
     sees each one, e.g. to log or trace it.
@@ -81,17 +87,20 @@ class RoutedRetriever(BaseRetriever):
     """
 
     def __init__(self, kb: "KnowledgeBase", router: Router | None = None,
-                 routes: Sequence[str] | Mapping[str, Retriever] | None = None, *, fuse_below: float = 0.5,
-                 fusion: str = "rrf", analyzer: QueryAnalyzer | None = None,
+                 routes: Sequence[str] | Mapping[str, Retriever] | None = None, *, fuse_below: float | None = None,
+                 fusion: str = ROUTE_FUSION, analyzer: QueryAnalyzer | None = None,
                  on_decision: Callable[[str, RouteDecision], None] | None = None, name: str = "routed"):
         from rag_plugins.routing.training import available_routes
 
+        router = router or RuleRouter()
+        if fuse_below is None:
+            fuse_below = getattr(router, "fuse_below", UNTUNED_FUSE_BELOW)
         if not 0.0 <= fuse_below <= 1.0:
             raise InvalidInputError(f"fuse_below must be in [0, 1], got {fuse_below!r}")
         if fusion not in FUSION_METHODS:
             raise InvalidInputError(f"unknown fusion method {fusion!r}; use one of {sorted(FUSION_METHODS)}")
         self.kb = kb
-        self.router = router or RuleRouter()
+        self.router = router
         self._retrievers: dict[str, Retriever] = {}
         if isinstance(routes, Mapping):
             self._retrievers = dict(routes)

@@ -67,6 +67,8 @@ class RuleRouter:
 
     name = "rules"
     needs_embedding = False
+    # fusing the runner-up never helped the rules on ../shared/data/mixed train (benchmarks/mixed_router.py)
+    fuse_below = 0.0
 
     def __init__(self, thresholds: RuleThresholds | None = None):
         self.thresholds = thresholds or RuleThresholds()

@@ -1,5 +1,7 @@
 """Training the learned router from a labeled split: run every route on every query,
-label each query with its best route by nDCG@10, fit a logistic regression.
+label each query with its best route by nDCG@10, fit a logistic regression, and choose
+below which confidence it fuses its top two routes (``fuse_below``) on how it decides
+queries it was not fitted on.
 
 Labels come from the data, not from anyone's opinion of which memory suits a query.
 Ties go to the cheaper route (earlier in :data:`ROUTES`), so the router never pays for
@@ -8,21 +10,24 @@ the graph when BM25 did as well.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
 from rag_plugins._progress import progress_bar
 from rag_plugins.errors import InvalidInputError
-from rag_plugins.routing.decision import ROUTES
+from rag_plugins.routing.decision import ROUTES, RouteDecision
 from rag_plugins.routing.features import QueryAnalyzer, QueryFeatures
 from rag_plugins.routing.learned import LearnedRouter, feature_matrix
+from rag_plugins.routing.routed import ROUTE_FUSION, fuse_if_unsure
+from rag_plugins.types import Hit
 
 if TYPE_CHECKING:
     from rag_plugins.eval.beir import BeirDataset
     from rag_plugins.store.knowledge_base import KnowledgeBase
 
 C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+FUSE_GRID = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def available_routes(kb: "KnowledgeBase") -> tuple[str, ...]:
@@ -50,22 +55,73 @@ def oracle_labels(route_scores: np.ndarray, tolerance: float = 1e-9) -> np.ndarr
 def route_scores(kb: "KnowledgeBase", dataset: "BeirDataset", routes: Sequence[str], k: int = 10,
                  show_progress: bool | None = None) -> tuple[list[str], np.ndarray]:
     """nDCG@``k`` of every route on every judged query: (query ids, matrix queries × routes)."""
-    from rag_plugins.eval.metrics import ndcg_at_k
-    from rag_plugins.eval.runner import documents_in_order
+    qids, scores, _ = route_runs(kb, dataset, routes, k, show_progress)
+    return qids, scores
 
+
+def route_runs(kb: "KnowledgeBase", dataset: "BeirDataset", routes: Sequence[str], k: int = 10,
+               show_progress: bool | None = None) -> tuple[list[str], np.ndarray, dict[str, list[list[Hit]]]]:
+    """:func:`route_scores` plus each route's hits (``3 * k`` chunks) per query, in query order."""
     qids = [q for q in dataset.queries if dataset.qrels.get(q)]
     if not qids:
         raise InvalidInputError("the split has no judged queries to learn routes from")
     out = np.zeros((len(qids), len(routes)))
+    hits: dict[str, list[list[Hit]]] = {}
     with progress_bar(len(qids) * len(routes), "Running every route", show=show_progress, unit="query") as bar:
         for j, route in enumerate(routes):
             retriever = kb.retriever(route)
+            hits[route] = []
             for i, qid in enumerate(qids):
-                hits = retriever.retrieve(dataset.queries[qid], k=3 * k)
-                ranked = [d for d, _ in documents_in_order(hits, k)]
-                out[i, j] = ndcg_at_k(ranked, dataset.qrels[qid], k)
+                hits[route].append(retriever.retrieve(dataset.queries[qid], k=3 * k))
+                out[i, j] = _ndcg(hits[route][-1], dataset.qrels[qid], k)
                 bar.update(1)
-    return qids, out
+    return qids, out, hits
+
+
+def _ndcg(hits: Sequence[Hit], qrels: Mapping[str, int], k: int = 10) -> float:
+    from rag_plugins.eval.metrics import ndcg_at_k
+    from rag_plugins.eval.runner import documents_in_order
+
+    return ndcg_at_k([d for d, _ in documents_in_order(hits, k)], qrels, k)
+
+
+def out_of_fold_decisions(features: Sequence[QueryFeatures], scores: np.ndarray, routes: Sequence[str], *,
+                          folds: int = 5, seed: int = 1, **fit_options: Any) -> list[RouteDecision]:
+    """Each query decided by a router fitted on the other folds: how the router decides
+    queries it has not seen, which is what its ``fuse_below`` should be chosen on."""
+    fold_of = np.random.default_rng(seed).permutation(len(features)) % folds
+    decisions: list[RouteDecision | None] = [None] * len(features)
+    for f in range(folds):
+        train = np.flatnonzero(fold_of != f)
+        router = fit_router([features[i] for i in train], np.asarray(scores)[train], routes, **fit_options)
+        for i in np.flatnonzero(fold_of == f):
+            decisions[i] = router.decide(features[i], routes)
+    return decisions  # type: ignore[return-value]
+
+
+def choose_fuse_below(decisions: Sequence[RouteDecision], hits: Mapping[str, Sequence[Sequence[Hit]]],
+                      qrels: Sequence[Mapping[str, int]], retrievers: Mapping[str, Any],
+                      grid: Sequence[float] = FUSE_GRID, k: int = 10) -> tuple[float, dict[str, float]]:
+    """The ``fuse_below`` whose decisions reach the best mean nDCG@``k`` on these queries
+    (ties: the lower threshold, which fuses less), replaying :class:`RoutedRetriever`'s
+    fusion over each route's cached ``hits``; and the mean per threshold."""
+    from rag_plugins.retrievers.hybrid import HybridRetriever
+
+    routes = tuple(hits)
+    table = {}
+    for threshold in grid:
+        achieved = []
+        for i, decision in enumerate(decisions):
+            decided = fuse_if_unsure(decision, threshold, routes)
+            if decided.fused:
+                fusion = HybridRetriever({r: retrievers[r] for r in decided.routes}, method=ROUTE_FUSION,
+                                         weights=dict(decided.routes), name="routed")
+                found = fusion.fuse({r: list(hits[r][i]) for r in decided.routes}, 3 * k)
+            else:
+                found = hits[decided.route][i]
+            achieved.append(_ndcg(found, qrels[i], k))
+        table[str(threshold)] = round(float(np.mean(achieved)), 4)
+    return max(grid, key=lambda t: (table[str(t)], -t)), table
 
 
 def fit_router(features: Sequence[QueryFeatures], scores: np.ndarray, routes: Sequence[str], *,
@@ -161,10 +217,20 @@ def train_router(kb: "KnowledgeBase", dataset: "BeirDataset", routes: Sequence[s
     if use_embedding and kb.embedder is None:
         raise InvalidInputError("the learned router reads query embeddings, but this knowledge base has no "
                                 "embedder; pass use_embedding=False or index with an embedding model")
-    qids, scores = route_scores(kb, dataset, routes, show_progress=show_progress)
+    qids, scores, hits = route_runs(kb, dataset, routes, show_progress=show_progress)
     features = query_features(kb, [dataset.queries[q] for q in qids], use_embedding, rare_idf)
-    return fit_router(features, scores, routes, use_embedding=use_embedding, embedding=embedding_info(kb),
-                      rare_idf=rare_idf, **fit_options)
+    options = dict(use_embedding=use_embedding, rare_idf=rare_idf, **fit_options)
+    router = fit_router(features, scores, routes, embedding=embedding_info(kb), **options)
+    try:
+        decisions = out_of_fold_decisions(features, scores, routes, **options)
+        chosen_on = "out-of-fold decisions"
+    except InvalidInputError:  # too few queries to fit a router per fold: decide with the router itself
+        decisions = [router.decide(f, routes) for f in features]
+        chosen_on = "the router's own decisions (too few queries for folds)"
+    retrievers = {r: kb.retriever(r) for r in routes}
+    router.fuse_below, table = choose_fuse_below(decisions, hits, [dataset.qrels[q] for q in qids], retrievers)
+    router.metadata.update(fuse_below=router.fuse_below, fuse_below_mean_score=table, fuse_below_chosen_on=chosen_on)
+    return router
 
 
 def query_features(kb: "KnowledgeBase", queries: Sequence[str], use_embedding: bool = True,

@@ -213,8 +213,9 @@ def tool_call_form(tool_call: Any) -> str:
 def tool_reply(form: str, call_id: str | None, name: str | None, result: ToolResult) -> dict[str, Any]:
     """The reply to a tool call of ``form`` (:func:`tool_call_form`):
 
-    - ``"openai"``: ``{"role": "tool", "tool_call_id", "name", "content", "is_error"}``,
-      a message to append to ``messages``;
+    - ``"openai"``: ``{"role": "tool", "tool_call_id", "content"}``, exactly the tool
+      message the Chat Completions API takes (it has no error flag: a refusal's content
+      starts with ``Error:``);
     - ``"anthropic"``: ``{"type": "tool_result", "tool_use_id", "content", "is_error"}``,
       a content block to send in the next ``{"role": "user", "content": [...]}`` message;
     - ``"plain"``: ``{"tool_call_id", "name", "content", "is_error"}`` (the fields of
@@ -225,8 +226,9 @@ def tool_reply(form: str, call_id: str | None, name: str | None, result: ToolRes
     """
     if form == "anthropic":
         return {"type": "tool_result", "tool_use_id": call_id, "content": result.content, "is_error": result.is_error}
-    reply = {"tool_call_id": call_id, "name": name, "content": result.content, "is_error": result.is_error}
-    return {"role": "tool", **reply} if form == "openai" else reply
+    if form == "openai":
+        return {"role": "tool", "tool_call_id": call_id, "content": result.content}
+    return {"tool_call_id": call_id, "name": name, "content": result.content, "is_error": result.is_error}
 
 
 def parse_tool_call(tool_call: Mapping[str, Any]) -> tuple[str | None, str, Any]:

@@ -118,3 +118,53 @@ def test_bad_arguments_raise_typed_errors(kb, tmp_path):
     plain.commit()
     with pytest.raises(InvalidInputError, match="no knowledge graph"):
         plain.graph_retriever().retrieve("text")
+
+
+def hub_kb(path):
+    """"Kiss and Tell" links to one specific entity and to a generic one that eleven other
+    films share: the generic entity is the hub."""
+    triples = {"film": [("Kiss and Tell", "stars", "Shirley Temple"), ("Kiss and Tell", "country", "American")],
+               "st": [("Shirley Temple", "held position", "Chief of Protocol"), ("Shirley Temple", "nationality", "American")]}
+    docs = [Document("film", "Kiss and Tell is a 1945 film.", {"title": "Kiss and Tell (1945 film)"}),
+            Document("st", "Shirley Temple was a diplomat.", {"title": "Shirley Temple"})]
+    for i in range(11):
+        triples[f"f{i}"] = [(f"Film {i}", "country", "American")]
+        docs.append(Document(f"f{i}", f"Film {i} is a film.", {"title": f"Film {i}"}))
+    base = KnowledgeBase.open(path, graph=TripleExtractor(triples), show_progress=False)
+    base.upsert(docs)
+    base.commit()
+    return base
+
+
+def test_hub_penalty_keeps_the_walk_off_generic_entities(tmp_path):
+    kb = hub_kb(tmp_path)
+
+    def scores(penalty):
+        hits = kb.graph_retriever("ppr", hub_penalty=penalty).retrieve("Kiss and Tell", k=20)
+        return {h.document_id: h.score for h in hits}
+
+    plain, discounted = scores(0.0), scores(1.0)
+    filler = [f"f{i}" for i in range(11)]
+    assert sum(discounted.get(f, 0.0) for f in filler) < 0.5 * sum(plain.get(f, 0.0) for f in filler)
+    assert discounted["st"] > plain["st"]
+    assert list(discounted)[:2] == ["film", "st"]
+    with pytest.raises(InvalidInputError, match="hub_penalty"):
+        kb.graph_retriever("ppr", hub_penalty=-1)
+
+
+def test_evidence_paths_avoid_the_hub_when_a_specific_route_exists(tmp_path):
+    kb = hub_kb(tmp_path)
+    hit = next(h for h in kb.graph_retriever("ppr").retrieve("Kiss and Tell", k=5) if h.document_id == "st")
+    assert hit.evidence["paths"] == ["Kiss and Tell (1945 film) → Shirley Temple → [Shirley Temple]"]
+
+
+def test_a_path_takes_three_specific_steps_over_a_shortcut_through_a_hub():
+    # 0 - hub(1) - target(2), the hub also joined to 20 leaves; and 0 - 3 - 4 - target
+    n = 25
+    a = np.zeros((n, n))
+    for u, v in [(0, 1), (1, 2), (0, 3), (3, 4), (4, 2)] + [(1, leaf) for leaf in range(5, 25)]:
+        a[u, v] = a[v, u] = 1.0
+    adjacency = sp.csr_matrix(a)
+    assert shortest_path(adjacency, 0, 2) == [0, 1, 2]               # fewest hops: through the hub
+    assert paths_to(adjacency, [0], [2], np.ones(n)) == {2: [0, 3, 4, 2]}   # the walk's likeliest route
+    assert paths_to(adjacency, [0], [2], np.ones(n), max_hops=2) == {}

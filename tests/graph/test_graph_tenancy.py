@@ -98,7 +98,7 @@ def test_a_hidden_title_does_not_make_a_name_fragment_a_seed(tmp_path):
                      {"tenant": "A", "title": "Kiss and Tell"})]
     theirs = Document("b1", "Shirley Temple is a private client.", {"tenant": "B", "title": "Shirley Temple"})
     shared = GraphRetriever(base(tmp_path / "ab", [*mine, theirs]))
-    assert [h.chunk.id for h in shared.retrieve("Who is Shirley Temple?", k=5)] == ["b1#0", "a1#0"]
+    assert {h.chunk.id for h in shared.retrieve("Who is Shirley Temple?", k=5)} == {"b1#0", "a1#0"}
     assert shared.seeds("Who is Shirley Temple?", A) == []
     assert shared.retrieve("Who is Shirley Temple?", k=5, filters=A) == []
 
@@ -132,4 +132,4 @@ def test_remaining_side_channel_display_names_count_every_tenants_spelling(tmp_p
     shared = GraphRetriever(base(tmp_path / "ab", [*mine, *theirs])).retrieve(query, k=5, filters=A)
     assert [h.evidence["paths"] for h in alone] == [["Acme Corp → [Inverters]"]]
     assert [h.evidence["paths"] for h in shared] == [["ACME CORP → [Inverters]"]]
-    assert [round(h.score, 4) for h in shared] == [round(h.score, 4) for h in alone] == [0.1738]
+    assert [round(h.score, 4) for h in shared] == [round(h.score, 4) for h in alone] == [0.2623]

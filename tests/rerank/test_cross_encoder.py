@@ -130,3 +130,15 @@ def test_on_cuda_the_reranker_runs_in_fp16_and_agrees_with_fp32(tiny_cross_encod
     hits = hits_for(TEXTS)
     fast, exact = gpu.rerank("capital of France", hits), cpu.rerank("capital of France", hits)
     assert np.allclose(sorted(h.score for h in fast), sorted(h.score for h in exact), atol=1e-2)
+
+
+def test_the_default_cross_encoder_can_be_named_by_the_environment(tmp_path, tiny_cross_encoder, monkeypatch):
+    monkeypatch.setenv("RAG_PLUGINS_RERANK_MODEL", tiny_cross_encoder)
+    reranker = CrossEncoderReranker(device="cpu")
+    assert reranker.model_id == tiny_cross_encoder
+    assert [h.document_id for h in reranker.rerank("q", hits_for(TEXTS))]  # it loads and scores
+    monkeypatch.setenv("RAG_PLUGINS_RERANK_MODEL", str(tmp_path / "nowhere"))
+    with pytest.raises(ModelLoadError, match="RAG_PLUGINS_RERANK_MODEL=PATH for the cross-encoder"):
+        CrossEncoderReranker().warm_up()
+    monkeypatch.delenv("RAG_PLUGINS_RERANK_MODEL")
+    assert CrossEncoderReranker().model_id == "cross-encoder/ms-marco-MiniLM-L-6-v2"

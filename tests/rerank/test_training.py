@@ -93,3 +93,11 @@ def test_training_refuses_a_non_empty_output_and_bad_settings(tiny_cross_encoder
         RerankerTrainingConfig(epochs=0)
     with pytest.raises(InvalidInputError):
         train_reranker([], tiny_cross_encoder, tmp_path / "empty")
+
+
+def test_mining_that_finds_no_negative_says_why_and_what_to_do(kb):
+    """A query whose only lexical match is its relevant document gives BM25 no negative."""
+    with pytest.raises(InvalidInputError, match=r"1 of 1 queries had no unjudged hit.*raise the mining depth"):
+        mine_training_groups(kb, kb.bm25_retriever(), {"q": "sourdough"}, {"q": {"bread": 1}}, negatives=2, depth=6)
+    with pytest.raises(InvalidInputError, match=r"1 relevant documents are not in the knowledge base"):
+        mine_training_groups(kb, kb.bm25_retriever(), {"q": "aspirin"}, {"q": {"gone": 1}}, negatives=2, depth=6)

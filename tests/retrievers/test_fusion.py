@@ -132,3 +132,19 @@ def test_convex_ignores_a_non_finite_floor_and_clips_below_a_finite_one():
     assert convex_combination({"a": A}, {"a": 1.0}, floors={"a": -math.inf}) == relative_score_fusion({"a": A}, {"a": 1.0})
     fused = convex_combination({"a": [("x", 1.0), ("y", -math.inf)]}, {"a": 1.0}, floors={"a": -1.0})
     assert fused == {"x": 1.0, "y": 0.0}
+
+
+def test_relative_score_normalises_a_list_that_ran_out_of_matches_from_its_floor(kb):
+    """BM25 finds two of the six documents for this query: its weaker match is still a match
+    (min-max over two hits would make it worth nothing, below a dense near-miss)."""
+    bm25 = kb.bm25_retriever().retrieve("capital cities and dog walks", k=50)
+    assert 1 < len(bm25) < 50
+    hits = kb.hybrid_retriever().retrieve("capital cities and dog walks", k=6)
+    weakest = bm25[-1].chunk.id
+    fused = {h.chunk.id: h.scores["hybrid"] for h in hits}
+    dense = {h.chunk.id: h.scores.get("dense", 0.0) for h in hits}
+    top_dense = max(dense.values())
+    assert fused[weakest] == pytest.approx(bm25[-1].score / bm25[0].score + (dense[weakest] - min(dense.values()))
+                                           / (top_dense - min(dense.values())))
+    full = relative_score_fusion({"bm25": [(h.chunk.id, h.score) for h in bm25]}, {"bm25": 1.0})
+    assert full[weakest] == 0.0  # what plain min-max would have given it

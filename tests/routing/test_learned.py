@@ -114,3 +114,18 @@ def test_train_router_labels_queries_by_running_every_route(routing_kb, tmp_path
     routed = RoutedRetriever(routing_kb, router)
     result = routed.retrieve_routed("why am I so forgetful after short nights", k=2)
     assert result.decision.router == "learned" and result.hits[0].document_id == "p1"
+
+
+def test_train_router_chooses_its_fuse_below_and_routed_search_uses_it(routing_kb, tmp_path):
+    from rag_plugins.routing.training import FUSE_GRID
+
+    dataset = load_beir(write_beir(tmp_path / "ds", CORPUS, QUERIES, split="train"), "train")
+    router = train_router(routing_kb, dataset, show_progress=False)
+    table = router.metadata["fuse_below_mean_score"]
+    assert router.fuse_below in FUSE_GRID and set(table) == {str(t) for t in FUSE_GRID}
+    assert table[str(router.fuse_below)] == max(table.values())
+    loaded = LearnedRouter.load(router.save(tmp_path / "router"))
+    assert loaded.fuse_below == router.fuse_below
+    assert RoutedRetriever(routing_kb, loaded).fuse_below == router.fuse_below
+    assert RoutedRetriever(routing_kb).fuse_below == 0.0              # the rule router's, chosen on mixed train
+    assert RoutedRetriever(routing_kb, loaded, fuse_below=0.7).fuse_below == 0.7

@@ -82,7 +82,7 @@ def test_five_thousand_nested_nots_from_a_model_are_refused(pinned_toolkit):
     assert as_dict["is_error"] and "deep" in as_dict["content"]
     text = '{"query": "Acme", "filters": ' + '{"$not": ' * 5000 + '{"tenant": "A"}' + "}" * 5001
     as_json = pinned_toolkit.dispatch({"id": "c1", "function": {"name": "search", "arguments": text}})
-    assert as_json["is_error"] and "deep" in as_json["content"]
+    assert as_json["content"].startswith("Error: ") and "deep" in as_json["content"]
 
 
 def test_an_unknown_field_under_a_pin_names_no_other_field(pinned_toolkit, open_toolkit):
