@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 import sys
@@ -52,9 +53,9 @@ def main() -> None:
     for ndcg, method, rrf_k, w in sorted(rows, reverse=True)[:10]:
         print(f"train nDCG@10 {ndcg:.4f}  method={method} rrf_k={rrf_k} bm25_weight={w} dense_weight=1.0")
     # relative score normalises a BM25 list that ran out of matches from BM25's floor (0); without that
-    plain = [Cached.__new__(Cached) for _ in sources]
-    for copy, source in zip(plain, sources):
-        copy.__dict__.update(source.__dict__, unreturned_at_floor=False)
+    plain = [copy.copy(source) for source in sources]
+    for source in plain:
+        source.unreturned_at_floor = False
     run, _ = run_queries(HybridRetriever(plain, method="relative_score", candidate_k=300), train, k=100,
                          show_progress=False)
     short = sum(len(hits) < 300 for hits in sources[0].results.values())

@@ -44,6 +44,11 @@ def configured_rerank_model(default: str) -> str:
     return os.environ.get(RERANK_MODEL_ENV) or default
 
 
+def hub_offline() -> bool:
+    """Whether ``HF_HUB_OFFLINE`` asks the Hugging Face libraries never to reach the hub."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def check_loadable(model_id: str, revision: str | None, what: str, flag: str) -> None:
     """Fail within seconds, with a :class:`ModelLoadError` that says what was tried and
     what to do, when ``model_id`` is not on this machine and cannot be downloaded (the
@@ -58,7 +63,7 @@ def check_loadable(model_id: str, revision: str | None, what: str, flag: str) ->
     fix = (f"Point at a local copy of the model: {flag} PATH on the command line, the model path "
            f"in Python, or {_MODEL_ENV[what]}=PATH for the {what}"
            if what in _MODEL_ENV else f"Point at a local copy of the model: {flag} PATH")
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+    if hub_offline():
         raise ModelLoadError(f"{tried}, and HF_HUB_OFFLINE is set, so it cannot be downloaded. {fix}, "
                              "or unset HF_HUB_OFFLINE where the hub is reachable")
     try:

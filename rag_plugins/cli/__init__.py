@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from typing import NoReturn, Sequence
 
 from rag_plugins.cli import eval as eval_command
 from rag_plugins.cli import calibrate, index, query, serve_mcp, train_reranker, train_router
+from rag_plugins._model_files import hub_offline
 from rag_plugins.errors import RagPluginsError
 
 
@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # faiss logs which CPU build it loaded ("Could not load library with AVX512 support") at INFO
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
+    if hub_offline():
         # asked for: every load by id would otherwise warn "Could not reach the Hub ... offline mode"
         logging.getLogger("huggingface_hub.hf_api").setLevel(logging.ERROR)
     try:

@@ -65,7 +65,7 @@ def add_fusion_arg(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--fusion", choices=sorted(FUSION_METHODS), default=HYBRID_FUSION,
                    help=f"how hybrid search merges BM25 and dense rankings (default {HYBRID_FUSION}: min-max "
-                        "normalised scores, equal weights; the best setting on SciFact train)")
+                        "normalised scores, equal weights; chosen on SciFact train)")
 
 
 def add_router_args(p: argparse.ArgumentParser, when: str = "with --retriever routed: ") -> None:

@@ -112,9 +112,10 @@ def convex_combination(lists: RankedLists, weights: Mapping[str, float],
     return fused
 
 
-# BM25 + dense fusion of kb.hybrid_retriever() and the CLI: the best of 44 settings on SciFact
+# BM25 + dense fusion of kb.hybrid_retriever() and the CLI, chosen from 44 settings on SciFact
 # train (benchmarks/tune_fusion.py: RRF k 10-100, relative score, z-score, convex; BM25 weight
-# 0.5-2.0). HybridRetriever itself defaults to RRF, which needs no comparable scores.
+# 0.5-2.0; z-score now leads it there by 0.0008). HybridRetriever itself defaults to RRF, which
+# needs no comparable scores.
 HYBRID_FUSION = "relative_score"
 
 FUSION_METHODS = {

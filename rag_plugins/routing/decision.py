@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, runtime_checkable
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 from rag_plugins.errors import InvalidInputError
 from rag_plugins.routing.features import QueryFeatures
@@ -89,3 +89,24 @@ class Router(Protocol):
     needs_embedding: bool
 
     def decide(self, features: QueryFeatures, routes: tuple[str, ...]) -> RouteDecision: ...
+
+
+ROUTE_FUSION = "rrf"  # routes' scores are not comparable (PageRank mass, BM25, cosine): fuse by rank
+
+
+def fuse_if_unsure(decision: RouteDecision, fuse_below: float, routes: Sequence[str]) -> RouteDecision:
+    """``decision`` with its top two scored routes (among ``routes``) to be fused, weighted
+    by their scores, when its confidence is below ``fuse_below``; else unchanged.
+
+    >>> d = RouteDecision({"bm25": 1.0}, 0.4, ("close call",), "x", {"bm25": 0.4, "dense": 0.35})
+    >>> fuse_if_unsure(d, 0.5, ("bm25", "dense")).reasons[-1]
+    'confidence 0.40 < 0.50 → fuse bm25 and dense'
+    """
+    if decision.fused or decision.confidence >= fuse_below:
+        return decision
+    ranked = sorted(((r, s) for r, s in decision.scores.items() if r in routes), key=lambda rs: -rs[1])
+    if len(ranked) < 2 or ranked[1][1] <= 0:
+        return decision
+    (a, sa), (b, sb) = ranked[:2]
+    note = f"confidence {decision.confidence:.2f} < {fuse_below:.2f} → fuse {a} and {b}"
+    return replace(decision, routes={a: sa, b: sb}, reasons=(*decision.reasons, note))

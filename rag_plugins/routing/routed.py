@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from rag_plugins.protocols import Filters, Retriever
 from rag_plugins.retrievers.base import BaseRetriever
 from rag_plugins.retrievers.hybrid import HybridRetriever
 from rag_plugins.retrievers.fusion import FUSION_METHODS
-from rag_plugins.routing.decision import ROUTES, RouteDecision, Router
+from rag_plugins.routing.decision import ROUTE_FUSION, ROUTES, RouteDecision, Router, fuse_if_unsure
 from rag_plugins.routing.features import QueryAnalyzer
 from rag_plugins.routing.learned import UNTUNED_FUSE_BELOW
 from rag_plugins.routing.rules import RuleRouter
@@ -27,27 +26,6 @@ if TYPE_CHECKING:
     from rag_plugins.store.knowledge_base import KnowledgeBase
 
 logger = logging.getLogger("rag_plugins.routing")
-
-
-ROUTE_FUSION = "rrf"  # routes' scores are not comparable (PageRank mass, BM25, cosine): fuse by rank
-
-
-def fuse_if_unsure(decision: RouteDecision, fuse_below: float, routes: Sequence[str]) -> RouteDecision:
-    """``decision`` with its top two scored routes (among ``routes``) to be fused, weighted
-    by their scores, when its confidence is below ``fuse_below``; else unchanged.
-
-    >>> d = RouteDecision({"bm25": 1.0}, 0.4, ("close call",), "x", {"bm25": 0.4, "dense": 0.35})
-    >>> fuse_if_unsure(d, 0.5, ("bm25", "dense")).reasons[-1]
-    'confidence 0.40 < 0.50 → fuse bm25 and dense'
-    """
-    if decision.fused or decision.confidence >= fuse_below:
-        return decision
-    ranked = sorted(((r, s) for r, s in decision.scores.items() if r in routes), key=lambda rs: -rs[1])
-    if len(ranked) < 2 or ranked[1][1] <= 0:
-        return decision
-    (a, sa), (b, sb) = ranked[:2]
-    note = f"confidence {decision.confidence:.2f} < {fuse_below:.2f} → fuse {a} and {b}"
-    return dataclasses.replace(decision, routes={a: sa, b: sb}, reasons=(*decision.reasons, note))
 
 
 @dataclass(frozen=True)

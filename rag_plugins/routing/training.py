@@ -16,10 +16,9 @@ import numpy as np
 
 from rag_plugins._progress import progress_bar
 from rag_plugins.errors import InvalidInputError
-from rag_plugins.routing.decision import ROUTES, RouteDecision
+from rag_plugins.routing.decision import ROUTE_FUSION, ROUTES, RouteDecision, fuse_if_unsure
 from rag_plugins.routing.features import QueryAnalyzer, QueryFeatures
 from rag_plugins.routing.learned import LearnedRouter, feature_matrix
-from rag_plugins.routing.routed import ROUTE_FUSION, fuse_if_unsure
 from rag_plugins.types import Hit
 
 if TYPE_CHECKING:
