@@ -125,7 +125,7 @@ def hub_names(kb: KnowledgeBase, share: float = 0.01) -> set[str]:
     """Display names of the ``share`` of entities with the most neighbours in the graph."""
     import numpy as np
 
-    index = kb.searchable_snapshot().graph
+    index = kb.searchable_snapshot().index("graph").traversal
     degree = np.diff(index.adjacency(EdgeWeights()).indptr)
     entities = np.flatnonzero(~index.is_chunk)
     top = entities[np.argsort(-degree[entities], kind="stable")[: max(1, int(len(entities) * share))]]

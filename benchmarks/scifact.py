@@ -28,7 +28,7 @@ os.environ.setdefault("RAG_PLUGINS_PROGRESS", "1")
 from rag_plugins import KnowledgeBase  # noqa: E402
 from rag_plugins.eval.beir import load_beir  # noqa: E402
 from rag_plugins.eval.runner import evaluate_run, latency_summary, run_queries  # noqa: E402
-from rag_plugins.store.knowledge_base import index_text  # noqa: E402
+from rag_plugins.store.documents import index_text  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data" / "scifact"
@@ -63,18 +63,19 @@ def bm25_speed(kb: KnowledgeBase, dataset, repeats: int) -> dict:
     import bm25s
 
     snap = kb.searchable_snapshot()
+    lexical = snap.index("bm25")
     chunks = kb.store.chunks_by_row(snap.rows.tolist())
     heading = kb.settings["index_context"]
-    corpus_tokens = [snap.analyzer.tokenize(index_text(chunks[r], heading)) for r in snap.rows.tolist()]
-    reference = bm25s.BM25(method="lucene", k1=snap.bm25.params.k1, b=snap.bm25.params.b)
+    corpus_tokens = [lexical.analyzer.tokenize(index_text(chunks[r], heading)) for r in snap.rows.tolist()]
+    reference = bm25s.BM25(method="lucene", k1=lexical.bm25.params.k1, b=lexical.bm25.params.b)
     reference.index(corpus_tokens, show_progress=False)
-    queries = [snap.analyzer.tokenize(q) for q in dataset.queries.values()]
+    queries = [lexical.analyzer.tokenize(q) for q in dataset.queries.values()]
     queries = [[t for t in q if t in reference.vocab_dict] or ["placeholder"] for q in queries]
     ours_times, ref_times = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
         for q in queries:
-            snap.bm25.top_k(q, 10)
+            lexical.bm25.top_k(q, 10)
         ours_times.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         for q in queries:

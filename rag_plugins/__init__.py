@@ -15,6 +15,7 @@ from rag_plugins.retrievers import (
     VectorIndexConfig,
 )
 from rag_plugins.store import KnowledgeBase
+from rag_plugins import catalog as _catalog  # noqa: F401,E402  (installs the retriever catalog)
 from rag_plugins.text.analysis import Analyzer
 from rag_plugins.types import Chunk, Document, Hit
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from rag_plugins.errors import NotImplementedByError
 from rag_plugins._deps import require
 
 
@@ -29,7 +30,7 @@ class LazyModel:
         self._lock = threading.Lock()
 
     def _load(self, device: str) -> Any:
-        raise NotImplementedError
+        raise NotImplementedByError(f"{type(self).__name__} must implement _load(device) -> model")
 
     def warm_up(self) -> None:
         """Load the model now instead of on the first call."""

@@ -81,6 +81,50 @@ def check_k(k: Any, name: str = "k") -> int:
     return k
 
 
+def check_count(value: Any, name: str, minimum: int = 1) -> int:
+    """A count (a depth, a batch size, a number of rounds) as a plain int ``>= minimum``.
+
+    >>> check_count(3, "batch_size")
+    3
+    >>> check_count(0, "batch_size")
+    Traceback (most recent call last):
+    ...
+    rag_plugins.errors.InvalidInputError: batch_size must be an integer >= 1, got 0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_number(value: Any, name: str, low: float | None = None, high: float | None = None, *,
+                 low_open: bool = False, high_open: bool = False) -> float:
+    """A finite number within ``[low, high]`` (``low_open``/``high_open`` exclude an end).
+
+    >>> check_number(0.7, "damping", 0, 1, low_open=True, high_open=True)
+    0.7
+    >>> check_number(1, "damping", 0, 1, low_open=True, high_open=True)
+    Traceback (most recent call last):
+    ...
+    rag_plugins.errors.InvalidInputError: damping must be in (0, 1), got 1
+    """
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        if low is not None and high is not None:
+            where = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        elif low is not None:
+            where = f"{'>' if low_open else '>='} {low:g}"
+        elif high is not None:
+            where = f"{'<' if high_open else '<='} {high:g}"
+        else:
+            where = "a finite number"
+        raise InvalidInputError(f"{name} must be {where}, got {value!r}")
+    return float(value)
+
+
 def check_weight(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InvalidInputError(f"{name} must be a finite number, got {value!r}")

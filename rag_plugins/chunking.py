@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from rag_plugins._validation import check_count
 from rag_plugins.errors import InvalidInputError
 from rag_plugins.types import Chunk, Document
 
@@ -144,8 +145,7 @@ class StructureAwareChunker:
         token_counter: Callable[[str], int] | None = None,
         markdown: bool | None = None,
     ):
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
-            raise InvalidInputError(f"chunk_size must be a positive int, got {chunk_size!r}")
+        check_count(chunk_size, "chunk_size")
         if not isinstance(chunk_overlap, int) or not 0 <= chunk_overlap < chunk_size:
             raise InvalidInputError(
                 f"chunk_overlap must be an int in [0, chunk_size), got {chunk_overlap!r}"

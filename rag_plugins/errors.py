@@ -16,6 +16,14 @@ class InvalidInputError(RagPluginsError, ValueError):
     """An argument is malformed: an empty query, k <= 0, non-string text, bad ids."""
 
 
+class InvalidTypeError(InvalidInputError, TypeError):
+    """An argument is of the wrong type (a number where text belongs, an object that is not a model)."""
+
+
+class NotImplementedByError(RagPluginsError, NotImplementedError):
+    """A subclass left out a method it must implement (the message names it)."""
+
+
 class InvalidQueryError(InvalidInputError):
     """The query is empty, whitespace only, or not a string."""
 
@@ -45,6 +53,10 @@ class UnknownFilterFieldError(InvalidFilterError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.field = field
+
+
+class MissingIndexError(InvalidInputError):
+    """The knowledge base has no index of the kind a retriever needs (no vectors, no graph)."""
 
 
 class EmptyIndexError(RagPluginsError, ValueError):
@@ -90,6 +102,10 @@ class ExtractionError(InvalidInputError):
 
 class ToolCallError(InvalidInputError):
     """An agent's tool call names no known tool or has arguments the tool's schema refuses."""
+
+
+class UnsafeFileError(RagPluginsError):
+    """A file would be kept in a format that can run code when loaded (pickle); refused."""
 
 
 class ReadOnlyKnowledgeBaseError(RagPluginsError):

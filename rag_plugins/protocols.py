@@ -15,8 +15,14 @@ Filters = Mapping[str, Any]
 class Retriever(Protocol):
     """Anything that turns a query into ranked hits.
 
-    ``retrieve`` is the one required method; :class:`rag_plugins.retrievers.base.BaseRetriever`
-    supplies ``aretrieve`` (off the event loop) and ``batch_retrieve`` on top of it.
+    To write one, subclass :class:`rag_plugins.retrievers.base.BaseRetriever` and implement
+    one method, ``_retrieve(query, k, filters) -> list[Hit]`` (the arguments arrive
+    checked), with a ``name``. The base class gives the rest for free, as langchain-core's
+    ``BaseRetriever`` does: ``retrieve`` (checks the query, ``k`` and the filter, and reads
+    one generation of every knowledge base it touches), ``aretrieve`` (the search in a worker
+    thread, off the event loop), and ``batch_retrieve`` / ``abatch_retrieve`` (a loop, or
+    ``_batch_retrieve`` when a subclass vectorises it). Any object with these methods is a
+    retriever without the base class.
     """
 
     name: str
@@ -30,6 +36,49 @@ class Retriever(Protocol):
     def batch_retrieve(
         self, queries: Sequence[str], k: int = 10, filters: Filters | None = None
     ) -> list[list[Hit]]: ...
+
+
+class IndexedGeneration(Protocol):
+    """One committed generation of a knowledge base, as a search reads it
+    (:class:`rag_plugins.store.snapshot.Snapshot`)."""
+
+    generation: int
+    rows: np.ndarray
+
+    def index(self, kind: str) -> Any:
+        """The generation's index of ``kind`` (``bm25``, ``vectors``, ``graph``), or a
+        :class:`~rag_plugins.errors.MissingIndexError` saying how to get one."""
+        ...
+
+    def has(self, kind: str) -> bool: ...
+
+    def allowed_positions(self, filters: Filters | None) -> np.ndarray | None: ...
+
+    def allowed_rows(self, filters: Filters | None) -> np.ndarray | None: ...
+
+
+@runtime_checkable
+class SearchableBase(Protocol):
+    """What the retrievers read from a knowledge base, and all they read: the generation to
+    search, query embeddings, and hits made from the chunk rows an index returned.
+    :class:`rag_plugins.store.KnowledgeBase` implements it; so can a remote base."""
+
+    path: Any
+    embedder: "Embedder | None"
+    bm25_statistics: str
+    index_kinds: tuple[str, ...]
+
+    def searchable_snapshot(self) -> IndexedGeneration: ...
+
+    def embed_queries(self, queries: Sequence[str]) -> np.ndarray: ...
+
+    def hits(self, rows: np.ndarray, scores: np.ndarray, source: str) -> list[Hit]: ...
+
+
+class RetrieverCatalog(Protocol):
+    """Builds a retriever of a named kind over a base (:data:`rag_plugins.catalog.CATALOG`)."""
+
+    def build(self, kind: str, kb: SearchableBase, /, **options: Any) -> Retriever: ...
 
 
 @runtime_checkable

@@ -15,25 +15,25 @@ from typing import Any, Iterator
 
 from rag_plugins._model_files import EMBEDDING_MODEL_ENV, configured_embedding_model
 from rag_plugins.embeddings.sentence_transformer import DEFAULT_EMBEDDING_MODEL
+from rag_plugins.catalog import CATALOG, route_options
 from rag_plugins.errors import KnowledgeBaseLockedError, RagPluginsError
+from rag_plugins.graph.retriever import MODES as GRAPH_MODES
 from rag_plugins.store.knowledge_base import KnowledgeBase
 from rag_plugins.store.locks import WriterLock
 
-RETRIEVERS = ("bm25", "dense", "hybrid", "graph", "graph+hybrid", "routed", "iterative")
-ITERATIVE_BASES = ("bm25", "dense", "hybrid", "graph+hybrid")
+RETRIEVERS = CATALOG.standalone
+"""``--retriever`` choices: every catalog kind buildable from flags alone (``--rerank`` adds a reranker)."""
+ITERATIVE_BASES = ("bm25", "dense", "hybrid", "graph+hybrid")  # the graph alone finds nothing without entities
 ROUTERS = ("rules", "learned", "llm")
-GRAPH_MODES = ("ppr", "bfs", "paths")
 
 
 def index_needs(kind: str, base: str | None = None) -> dict[str, bool]:
-    """Which indexes retriever ``kind`` reads: ``{"dense": ..., "graph": ...}``, and whether
-    a reused base without a graph will do (``require_graph``). ``iterative`` reads what its
-    ``base`` reads, plus the embedder (its extractive generator ranks sentences with it)."""
-    if kind == "iterative":
-        return {**index_needs(base or "hybrid"), "dense": True}
-    if kind == "routed":  # a new base gets every memory; a router uses what a reused one has
-        return {"dense": True, "graph": True, "require_graph": False}
-    return {"dense": kind in ("dense", "hybrid", "graph+hybrid"), "graph": kind.startswith("graph")}
+    """Which indexes a new base for retriever ``kind`` gets: ``{"dense": ..., "graph": ...}``
+    (what the catalog says it needs or would use), and whether a reused base without a
+    graph is refused (``require_graph``: only when the graph is needed, not merely used)."""
+    wanted = CATALOG.wants(kind, base)
+    return {"dense": "vectors" in wanted, "graph": "graph" in wanted,
+            "require_graph": "graph" in CATALOG.needs(kind, base)}
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -98,18 +98,6 @@ def add_iterative_args(p: argparse.ArgumentParser) -> None:
                    help="with --retriever iterative: the retriever each round uses")
     p.add_argument("--keep", type=int, default=2,
                    help="with --retriever iterative: each earlier round's best hits kept above the last round's")
-
-
-def make_iterative(kb: KnowledgeBase, base: Any, args: argparse.Namespace) -> Any:
-    """ITER-RETGEN over ``base`` with the extractive bridge generator, as a retriever."""
-    from rag_plugins.generation import ExtractiveBridgeGenerator
-    from rag_plugins.iterative import IterativeRetriever, IterRetGen
-
-    if kb.embedder is None:
-        raise RagPluginsError(f"{kb.path} has no embedder; --retriever iterative ranks sentences with it: "
-                              "use a base built with an embedding model")
-    return IterativeRetriever(IterRetGen(base, ExtractiveBridgeGenerator(kb), iterations=args.iterations,
-                                         keep=args.keep))
 
 
 def make_router(args: argparse.Namespace) -> Any:
@@ -178,25 +166,18 @@ def open_kb(directory: Path, args: argparse.Namespace, dense: bool, graph: bool 
 
 def make_retriever(kb: KnowledgeBase, kind: str, fusion: str, graph_mode: str = "ppr",
                    args: argparse.Namespace | None = None) -> Any:
+    """The catalog's ``kind`` with the flags' options: ``--fusion`` and ``--graph-mode`` shape
+    every hybrid and graph part (a routed retriever's routes, an iterative one's base)."""
     if kind == "iterative":
-        return make_iterative(kb, make_retriever(kb, args.base, fusion, graph_mode, args), args)
-    if kind == "routed":
-        from rag_plugins.routing import RoutedRetriever
-
-        from rag_plugins.routing.training import available_routes
-
-        # --fusion shapes the hybrid routes; unsure decisions fuse their two routes by RRF
-        routes = {r: make_retriever(kb, r, fusion, graph_mode, args) for r in available_routes(kb)}
-        return RoutedRetriever(kb, make_router(args), routes, fuse_below=args.fuse_below)
-    if kind == "hybrid":
-        return kb.hybrid_retriever(method=fusion)
-    if kind == "graph":
-        return kb.graph_retriever(graph_mode)
-    if kind == "graph+hybrid":
-        from rag_plugins.graph import GraphExpandedRetriever
-
-        return GraphExpandedRetriever(kb.hybrid_retriever(method=fusion), kb.graph_retriever(graph_mode))
-    return kb.retriever(kind)
+        if kb.embedder is None:
+            raise RagPluginsError(f"{kb.path} has no embedder; --retriever iterative ranks sentences with it: "
+                                  "use a base built with an embedding model")
+        return CATALOG.build("iterative", kb, base=args.base, base_options=route_options(args.base, fusion, graph_mode),
+                             iterations=args.iterations, keep=args.keep)
+    if kind == "routed":  # unsure decisions fuse their two routes by RRF
+        return CATALOG.build("routed", kb, router=make_router(args), fusion=fusion, graph_mode=graph_mode,
+                             fuse_below=args.fuse_below)
+    return CATALOG.build(kind, kb, **route_options(kind, fusion, graph_mode))
 
 
 def add_rerank_args(p: argparse.ArgumentParser, depth: int = 100) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from rag_plugins._validation import check_k, check_query
 from rag_plugins.confidence.estimator import Confidence, ConfidenceEstimator
 from rag_plugins.protocols import Filters, Retriever
+from rag_plugins.retrievers.catalog import CATALOG, RetrieverKind, register_retriever
 from rag_plugins.retrievers.base import BaseRetriever
 from rag_plugins.types import Hit
 
@@ -96,3 +97,17 @@ class AbstainingRetriever(BaseRetriever):
 
     def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
         return self.policy.decide(query, self.retriever.retrieve(query, k=k, filters=filters)).hits
+
+
+def _abstaining(kb: Any, estimator: ConfidenceEstimator, base: "str | Retriever" = "hybrid", base_options: Any = None,
+                abstain_below: float | None = None, abstain_on_ambiguous: bool = False,
+                name: str | None = None) -> "AbstainingRetriever":
+    return AbstainingRetriever(CATALOG.build_base(kb, base, base_options), estimator, abstain_below,
+                               abstain_on_ambiguous, name)
+
+
+register_retriever(RetrieverKind(
+    "abstaining", "Another retriever (hybrid by default) that returns nothing when its calibrated confidence "
+                  "says the evidence is not there.",
+    _abstaining, base=True, options=("estimator", "base", "base_options", "abstain_below", "abstain_on_ambiguous",
+                                     "name"), required=("estimator",)))

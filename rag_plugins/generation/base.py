@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
+from rag_plugins.errors import InvalidInputError, InvalidTypeError, NotImplementedByError
 from rag_plugins.types import Hit
 
 TASKS = ("answer", "continue", "instruct")
@@ -113,7 +114,7 @@ class GenerationRequest:
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+            raise InvalidInputError(f"task must be one of {TASKS}, got {self.task!r}")
 
     @property
     def context_text(self) -> str:
@@ -170,7 +171,7 @@ class BaseGenerator:
     name: str = "generator"
 
     def generate(self, request: GenerationRequest) -> Generation:
-        raise NotImplementedError
+        raise NotImplementedByError(f"{type(self).__name__} must implement generate(request) -> Generation")
 
     async def agenerate(self, request: GenerationRequest) -> Generation:
         return await asyncio.to_thread(self.generate, request)
@@ -195,7 +196,7 @@ def as_generation(raw: Any, tokens: Sequence[TokenLogprob] | None = None) -> Gen
     if isinstance(text, list):  # content blocks
         text = "".join(b if isinstance(b, str) else str(b.get("text", "")) for b in text)
     if not isinstance(text, str):
-        raise TypeError(
+        raise InvalidTypeError(
             f"a generator returned {type(raw).__name__}; return text, a Generation, a message with "
             "string content, or a mapping with a 'text' key"
         )

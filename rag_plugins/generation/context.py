@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
+from rag_plugins._validation import check_count
 from rag_plugins.chunking import count_words
-from rag_plugins.errors import InvalidInputError
 from rag_plugins.types import Hit
 
 
@@ -60,8 +60,7 @@ class ContextWindow:
 
     def __init__(self, token_budget: int = 2000, count_tokens: Callable[[str], int] = count_words,
                  min_tokens: int = 32):
-        if isinstance(token_budget, bool) or not isinstance(token_budget, int) or token_budget <= 0:
-            raise InvalidInputError(f"token_budget must be a positive int, got {token_budget!r}")
+        check_count(token_budget, "token_budget")
         self.token_budget = token_budget
         self.count_tokens = count_tokens
         self.min_tokens = min_tokens

@@ -11,6 +11,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from rag_plugins._validation import check_count
 from rag_plugins.errors import InvalidInputError
 from rag_plugins.generation.base import BaseGenerator, Generation, GenerationRequest
 from rag_plugins.graph.heuristic import HeuristicExtractor
@@ -70,9 +71,8 @@ class ExtractiveBridgeGenerator(BaseGenerator):
                  use_titles: bool = True, min_chars: int = 10, cache_size: int = 20_000, name: str = "extractive"):
         if output not in OUTPUTS:
             raise InvalidInputError(f"output must be one of {OUTPUTS}, got {output!r}")
-        for label, value in (("top_hits", top_hits), ("sentences", sentences)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise InvalidInputError(f"{label} must be a positive int, got {value!r}")
+        check_count(top_hits, "top_hits")
+        check_count(sentences, "sentences")
         self._embed = _embedding_function(embed)
         self.top_hits = top_hits
         self.sentences = sentences

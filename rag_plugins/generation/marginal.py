@@ -16,7 +16,7 @@ import numpy as np
 
 from rag_plugins._deps import require
 from rag_plugins._device import LazyModel
-from rag_plugins._validation import check_query
+from rag_plugins._validation import check_number, check_query
 from rag_plugins.errors import InvalidInputError, ModelLoadError
 from rag_plugins.types import Hit
 
@@ -87,8 +87,7 @@ class RagAnswerScorer(LazyModel):
             raise InvalidInputError("model_name_or_path must be a model id or a local folder path")
         if "{passage}" not in template or "{question}" not in template:
             raise InvalidInputError("template must contain {passage} and {question}")
-        if not temperature > 0:
-            raise InvalidInputError(f"temperature must be > 0, got {temperature!r}")
+        check_number(temperature, "temperature", 0, low_open=True)
         super().__init__(device)
         self.model_id = model_name_or_path
         self.template = template

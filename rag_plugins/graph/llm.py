@@ -8,6 +8,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+from rag_plugins._validation import check_count
 from rag_plugins.errors import ExtractionError, InvalidInputError
 from rag_plugins.graph.extraction import Extraction, _title, triples_extraction
 from rag_plugins.types import Chunk
@@ -83,8 +84,8 @@ class LLMTripleExtractor:
     def __post_init__(self) -> None:
         if not callable(self.predict):
             raise InvalidInputError("predict must be callable: a batch of prompts -> one answer per prompt")
-        if self.batch_size < 1 or self.max_triples < 1:
-            raise InvalidInputError("batch_size and max_triples must be >= 1")
+        check_count(self.batch_size, "batch_size")
+        check_count(self.max_triples, "max_triples")
         if "{text}" not in self.prompt:
             raise InvalidInputError("the prompt needs a {text} placeholder (and may use {title})")
 

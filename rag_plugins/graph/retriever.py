@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from rag_plugins._validation import check_k
+from rag_plugins._validation import check_k, check_number
 from rag_plugins.errors import InvalidInputError
 from rag_plugins.filters import check_filters
 from rag_plugins.graph.index import EdgeWeights, GraphIndex
 from rag_plugins.graph.linking import EntityLinker, Seed
 from rag_plugins.graph.traversal import k_hop, paths_to, personalized_pagerank, shortest_path
-from rag_plugins.protocols import Filters
+from rag_plugins.index.graph import HUB_PENALTY, KnowledgeGraphIndex
+from rag_plugins.protocols import Filters, IndexedGeneration, SearchableBase
 from rag_plugins.retrievers.base import BaseRetriever
 from rag_plugins.types import Hit
 
-if TYPE_CHECKING:
-    from rag_plugins.store.knowledge_base import KnowledgeBase
-
 MODES = ("ppr", "bfs", "paths")
-# steps onto an entity of d neighbours are d**HUB_PENALTY times rarer than onto a specific one;
-# with the damping, the best of a grid on the tuning half of HotpotQA dev (benchmarks/hotpotqa_graph.py --tune)
-HUB_PENALTY = 0.25
 ARROW = " → "
 
 
@@ -66,18 +61,15 @@ class GraphRetriever(BaseRetriever):
     score_floor = 0.0
     unreturned_at_floor = True  # a chunk the walk never reached scores 0
 
-    def __init__(self, kb: "KnowledgeBase", mode: str = "ppr", *, damping: float = 0.7, hops: int = 2,
+    def __init__(self, kb: SearchableBase, mode: str = "ppr", *, damping: float = 0.7, hops: int = 2,
                  decay: float = 0.5, max_seeds: int = 8, fuzzy_threshold: float = 90.0,
                  dense_threshold: float = 0.8, weights: EdgeWeights | None = None, hub_penalty: float = HUB_PENALTY,
                  name: str = "graph"):
         if mode not in MODES:
             raise InvalidInputError(f"unknown graph traversal {mode!r}; use one of {list(MODES)}")
-        if not 0 < damping < 1:
-            raise InvalidInputError(f"damping must be in (0, 1), got {damping!r}")
-        if not 0 < decay <= 1:
-            raise InvalidInputError(f"decay must be in (0, 1], got {decay!r}")
-        if not (isinstance(hub_penalty, (int, float)) and 0 <= hub_penalty <= 4):
-            raise InvalidInputError(f"hub_penalty must be a number in [0, 4], got {hub_penalty!r}")
+        check_number(damping, "damping", 0, 1, low_open=True, high_open=True)
+        check_number(decay, "decay", 0, 1, low_open=True)
+        check_number(hub_penalty, "hub_penalty", 0, 4)
         self.kb = kb
         self.mode = mode
         self.damping = damping
@@ -94,21 +86,13 @@ class GraphRetriever(BaseRetriever):
     def seeds(self, query: str, filters: Filters | None = None) -> list[Seed]:
         """The entities ``query`` is linked to under ``filters`` (what the traversal starts from)."""
         snap = self.kb.searchable_snapshot()
-        index = self._index(snap)
-        return self._link(index, query, visible_nodes(snap, index, check_filters(filters)))
+        graph = snap.index("graph")
+        return self._link(graph.traversal, query, visible_nodes(snap, graph, check_filters(filters)))
 
     def _embed(self, spans: list[str]) -> np.ndarray:
         vectors = self.kb.embed_queries(spans)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms > 0, norms, 1.0)
-
-    def _index(self, snap: Any) -> GraphIndex:
-        if snap.graph is None:
-            raise InvalidInputError(
-                f"the knowledge base at {self.kb.path} has no knowledge graph; create it with "
-                "KnowledgeBase.open(path, graph=True) (or an extractor) to use graph retrieval"
-            )
-        return snap.graph
 
     def _link(self, index: GraphIndex, query: str, visible: np.ndarray | None) -> list[Seed]:
         if self._linker is None or self._linker.index is not index:  # a commit made a new index
@@ -125,8 +109,9 @@ class GraphRetriever(BaseRetriever):
         mass): the graph neighbourhood of what a first stage found, such as the second
         paragraph of a two-hop question."""
         snap = self.kb.searchable_snapshot()
-        index = self._index(snap)
-        visible = visible_nodes(snap, index, check_filters(filters))
+        graph = snap.index("graph")
+        index = graph.traversal
+        visible = visible_nodes(snap, graph, check_filters(filters))
         seeds = self._link(index, query, visible)
         chunk_seeds: dict[int, float] = {}
         for rank, hit in enumerate(hits[:top], start=1):
@@ -153,7 +138,7 @@ class GraphRetriever(BaseRetriever):
         if remaining and chunk_seeds:  # reached from a first-stage hit (those need no path)
             paths.update(paths_to(adjacency, list(chunk_seeds), remaining, scores))
         seed_info = [s.to_dict() for s in seeds]
-        positions = snap.node_positions[order]
+        positions = graph.node_positions[order]
         order, positions = order[positions >= 0], positions[positions >= 0]
         hits = self.kb.hits(snap.rows[positions], chunk_scores[order], self.name)
         node_of = {index.chunk_ids[n]: n for n in order.tolist()}
@@ -202,10 +187,10 @@ class GraphRetriever(BaseRetriever):
         return {n for n in chunks if visible is None or visible[n]}
 
 
-def visible_nodes(snap: Any, index: GraphIndex, filters: Filters | None) -> np.ndarray | None:
+def visible_nodes(snap: IndexedGeneration, graph: KnowledgeGraphIndex, filters: Filters | None) -> np.ndarray | None:
     """Per graph node, whether a search under ``filters`` may use it: the chunks that
     pass and the entities they mention (None when there is no filter)."""
-    return index.visible_nodes(snap.visible_graph_nodes(filters))
+    return graph.visible_nodes(snap.allowed_positions(filters))
 
 
 def _mix(entities: dict[int, float], chunks: dict[int, float], share: float) -> dict[int, float]:

@@ -253,7 +253,8 @@ class KnowledgeGraph:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             if data.pop("format", None) != _GRAPH_FORMAT:
-                raise ValueError("unknown graph format")
+                raise IndexCorruptedError(f"{path} is in an unknown graph format; rebuild the knowledge base with this "
+                                          "release, or open it with the release that wrote it")
             return cls(nx.node_link_graph(data, edges="edges"))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorruptedError(f"cannot load the knowledge graph {path}: {exc}") from exc

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Generator as PyGenerator, Iterator, Sequence, Union
 
 from rag_plugins._validation import check_k, check_query
-from rag_plugins.errors import InvalidInputError
+from rag_plugins.errors import InvalidInputError, NotImplementedByError
 from rag_plugins.generation.base import Generation, GenerationRequest, Generator, as_generation
 from rag_plugins.iterative.trace import IterativeResult, Step
 from rag_plugins.protocols import Filters, Retriever
@@ -69,7 +69,7 @@ class IterativePipeline:
         return step
 
     def loop(self, question: str, k: int, filters: Filters | None) -> Loop:
-        raise NotImplementedError
+        raise NotImplementedByError(f"{type(self).__name__} must implement loop(question, k, filters)")
 
     def _start(self, question: str, k: int | None, filters: Filters | None) -> Loop:
         check_query(question)
@@ -119,8 +119,7 @@ class IterativePipeline:
         result = None
         async for event in self.astream(question, k, filters):
             result = event
-        assert isinstance(result, IterativeResult)
-        return result
+        return _final(result)
 
     # batch ------------------------------------------------------------------------------
     def batch_run(self, questions: Sequence[str], k: int | None = None, filters: Filters | None = None
@@ -190,5 +189,12 @@ def _last(events: Iterator[Event]) -> IterativeResult:
     result = None
     for result in events:
         pass
-    assert isinstance(result, IterativeResult)
-    return result
+    return _final(result)
+
+
+def _final(event: Any) -> IterativeResult:
+    """A loop's last event is its result; anything else is a loop that stopped early."""
+    if not isinstance(event, IterativeResult):
+        raise NotImplementedByError(f"an iterative loop ended with {type(event).__name__}, not an IterativeResult: "
+                                    "a custom loop() must finish by yielding its result")
+    return event

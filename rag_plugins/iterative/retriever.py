@@ -4,10 +4,12 @@ iterative`` measures."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from rag_plugins.iterative.pipeline import IterativePipeline
 from rag_plugins.iterative.trace import IterativeResult
-from rag_plugins.protocols import Filters
+from rag_plugins.protocols import Filters, Retriever
+from rag_plugins.retrievers.catalog import CATALOG, RetrieverKind, register_retriever
 from rag_plugins.retrievers.base import BaseRetriever
 from rag_plugins.types import Hit
 
@@ -47,3 +49,22 @@ def _annotated(result: IterativeResult, k: int) -> list[Hit]:
                 best[hit.chunk.id] = (rank, iteration)
     return [replace(h, evidence={**dict(h.evidence), "iteration": best.get(h.chunk.id, (0, 0))[1]})
             for h in result.hits[:k]]
+
+
+def _iterative(kb: Any, base: "str | Retriever" = "hybrid", base_options: Any = None, iterations: int = 2,
+               keep: int = 2, generator: Any = None, name: str = "iterative") -> IterativeRetriever:
+    """ITER-RETGEN over ``base`` with ``generator`` (default: the offline extractive bridge
+    generator, which ranks sentences with the base's embedder)."""
+    from rag_plugins.generation import ExtractiveBridgeGenerator
+    from rag_plugins.iterative.iter_retgen import IterRetGen
+
+    generator = ExtractiveBridgeGenerator(kb) if generator is None else generator
+    return IterativeRetriever(IterRetGen(CATALOG.build_base(kb, base, base_options), generator,
+                                         iterations=iterations, keep=keep), name=name)
+
+
+register_retriever(RetrieverKind(
+    "iterative", "ITER-RETGEN: rounds of retrieval, each query extended by what the last round found "
+                 "(multi-hop questions).",
+    _iterative, needs=("vectors",), base=True,
+    options=("base", "base_options", "iterations", "keep", "generator", "name")))

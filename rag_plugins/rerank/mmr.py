@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rag_plugins._validation import check_k, check_query
+from rag_plugins._validation import check_k, check_number, check_query
 from rag_plugins.errors import InvalidInputError
 from rag_plugins.rerank.hits import check_hits, with_score
 from rag_plugins.types import Hit
@@ -58,8 +58,7 @@ class MMRReranker:
     """
 
     def __init__(self, embeddings: Any, lambda_: float = 0.5, relevance: str = "similarity", name: str = "mmr"):
-        if isinstance(lambda_, bool) or not isinstance(lambda_, (int, float)) or not 0.0 <= lambda_ <= 1.0:
-            raise InvalidInputError(f"lambda_ must be a number in [0, 1], got {lambda_!r}")
+        check_number(lambda_, "lambda_", 0.0, 1.0)
         if relevance not in RELEVANCE:
             raise InvalidInputError(f"relevance must be one of {RELEVANCE}, got {relevance!r}")
         if not (hasattr(embeddings, "chunk_embeddings") or hasattr(embeddings, "embed_documents")):

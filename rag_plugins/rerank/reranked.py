@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 from rag_plugins._validation import check_k
 from rag_plugins.protocols import Filters, Retriever
+from rag_plugins.retrievers.catalog import CATALOG, RetrieverKind, register_retriever
 from rag_plugins.retrievers.base import BaseRetriever
 from rag_plugins.types import Hit
 
@@ -51,3 +52,13 @@ class RerankedRetriever(BaseRetriever):
         if batch is not None:
             return batch(queries, candidates, top_n=k)
         return [self.reranker.rerank(q, c, top_n=k) for q, c in zip(queries, candidates)]
+
+
+def _reranked(kb: Any, reranker: Reranker, base: "str | Retriever" = "hybrid", base_options: Any = None,
+              depth: int = 100, name: str | None = None) -> RerankedRetriever:
+    return RerankedRetriever(CATALOG.build_base(kb, base, base_options), reranker, depth=depth, name=name)
+
+
+register_retriever(RetrieverKind(
+    "reranked", "Another retriever's candidates (hybrid by default) reordered by a cross-encoder.",
+    _reranked, base=True, options=("reranker", "base", "base_options", "depth", "name"), required=("reranker",)))

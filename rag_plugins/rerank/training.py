@@ -18,10 +18,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from rag_plugins._validation import check_count, check_number
 from rag_plugins._deps import require
 from rag_plugins._device import pick_device
 from rag_plugins._progress import progress_bar
-from rag_plugins.errors import DocumentNotFoundError, InvalidInputError, ModelLoadError
+from rag_plugins.errors import DocumentNotFoundError, InvalidInputError, ModelLoadError, UnsafeFileError
 from rag_plugins.protocols import Retriever
 from rag_plugins.types import Chunk
 
@@ -55,13 +56,10 @@ class RerankerTrainingConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "groups_per_step", "negatives", "mining_depth", "max_length"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise InvalidInputError(f"{name} must be a positive int, got {value!r}")
-        if not (self.learning_rate > 0 and self.head_learning_rate > 0):
-            raise InvalidInputError("learning_rate and head_learning_rate must be > 0")
-        if not 0 <= self.warmup_ratio < 1:
-            raise InvalidInputError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}")
+            check_count(getattr(self, name), name)
+        check_number(self.learning_rate, "learning_rate", 0, low_open=True)
+        check_number(self.head_learning_rate, "head_learning_rate", 0, low_open=True)
+        check_number(self.warmup_ratio, "warmup_ratio", 0, 1, high_open=True)
 
 
 @dataclass
@@ -274,7 +272,8 @@ def _save(model: Any, output: Path, report: TrainingReport) -> None:
     model.save_pretrained(str(staging), safe_serialization=True)
     pickled = [p.name for p in staging.rglob("*") if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".pickle")]
     if pickled:
-        raise RuntimeError(f"refusing to keep pickled files {pickled}; expected safetensors only")
+        raise UnsafeFileError(f"refusing to keep pickled files {pickled}; expected safetensors only. Upgrade "
+                              "transformers, or save the model with safe_serialization=True")
     (staging / TRAINING_RECORD).write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")
     if output.exists():
         output.rmdir()  # checked empty above

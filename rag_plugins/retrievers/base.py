@@ -7,6 +7,7 @@ from typing import Any, Callable, Sequence
 
 from rag_plugins._search_scope import one_generation_per_search
 from rag_plugins._validation import check_k, check_query
+from rag_plugins.errors import NotImplementedByError
 from rag_plugins.filters import check_filters
 from rag_plugins.protocols import Filters
 from rag_plugins.types import Hit
@@ -49,7 +50,7 @@ class BaseRetriever:
         return await asyncio.to_thread(self.batch_retrieve, queries, k, filters)
 
     def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
-        raise NotImplementedError
+        raise NotImplementedByError(f"{type(self).__name__} must implement _retrieve(query, k, filters) -> list[Hit]")
 
     def _batch_retrieve(self, queries: list[str], k: int, filters: Filters | None) -> list[list[Hit]]:
         return [self._retrieve(q, k, filters) for q in queries]

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rag_plugins.errors import InvalidInputError
-from rag_plugins.protocols import Filters
-from rag_plugins.retrievers.bm25_index import BM25_STATISTICS
+from rag_plugins.index.bm25 import BM25_STATISTICS
+from rag_plugins.protocols import Filters, SearchableBase
 from rag_plugins.retrievers.base import BaseRetriever
 from rag_plugins.types import Hit
-
-if TYPE_CHECKING:
-    from rag_plugins.store.knowledge_base import KnowledgeBase
 
 
 class BM25Retriever(BaseRetriever):
@@ -43,7 +38,7 @@ class BM25Retriever(BaseRetriever):
     score_floor = 0.0
     unreturned_at_floor = True  # a chunk it does not return shares no term with the query: scores 0
 
-    def __init__(self, kb: "KnowledgeBase", name: str = "bm25", statistics: str | None = None):
+    def __init__(self, kb: SearchableBase, name: str = "bm25", statistics: str | None = None):
         if statistics is not None and statistics not in BM25_STATISTICS:
             raise InvalidInputError(f"statistics must be one of {BM25_STATISTICS}, got {statistics!r}")
         self.kb = kb
@@ -52,8 +47,6 @@ class BM25Retriever(BaseRetriever):
 
     def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
         snap = self.kb.searchable_snapshot()
-        allowed = snap.allowed_positions(filters)
         statistics = self.statistics or self.kb.bm25_statistics
-        positions, scores = snap.bm25.top_k(snap.analyzer.tokenize(query), k, allowed, statistics)
-        matched = scores > self.score_floor  # a chunk sharing no term with the query is no hit
-        return self.kb.hits(snap.rows[positions[matched]], scores[matched], self.name)
+        rows, scores = snap.index("bm25").search_positions(query, k, snap.allowed_positions(filters), statistics)
+        return self.kb.hits(rows, scores, self.name)

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from rag_plugins.protocols import Filters
+from rag_plugins.protocols import Filters, SearchableBase
 from rag_plugins.retrievers.base import BaseRetriever
 from rag_plugins.types import Hit
-
-if TYPE_CHECKING:
-    from rag_plugins.store.knowledge_base import KnowledgeBase
 
 
 class DenseRetriever(BaseRetriever):
@@ -25,7 +20,7 @@ class DenseRetriever(BaseRetriever):
 
     score_floor = -1.0
 
-    def __init__(self, kb: "KnowledgeBase", name: str = "dense"):
+    def __init__(self, kb: SearchableBase, name: str = "dense"):
         self.kb = kb
         self.name = name
 
@@ -34,8 +29,6 @@ class DenseRetriever(BaseRetriever):
 
     def _batch_retrieve(self, queries: list[str], k: int, filters: Filters | None) -> list[list[Hit]]:
         snap = self.kb.searchable_snapshot()
-        allowed = snap.allowed_positions(filters)
-        allowed_rows = None if allowed is None else snap.rows[allowed]
-        vectors = self.kb.embed_queries(queries)
-        results = snap.vectors.search(vectors, k, allowed_rows)
+        index = snap.index("vectors")
+        results = index.search(self.kb.embed_queries(queries), k, snap.allowed_rows(filters))
         return [self.kb.hits(rows, scores, self.name) for rows, scores in results]

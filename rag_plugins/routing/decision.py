@@ -6,23 +6,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 from rag_plugins.errors import InvalidInputError
+from rag_plugins.retrievers.catalog import CATALOG
 from rag_plugins.routing.features import QueryFeatures
 
-ROUTES = ("bm25", "dense", "hybrid", "graph", "graph+hybrid")
-"""Every route a knowledge base can serve (``kb.retriever(route)``), cheapest first."""
+ROUTES = CATALOG.routes
+"""Every route a knowledge base can serve (``kb.retriever(route)``), cheapest first: the
+catalog's route kinds."""
 
-ROUTE_DESCRIPTIONS = {
-    "bm25": "Keyword search (BM25). Best for exact identifiers, codes, quoted phrases, section "
-            "references, product or drug names and rare technical terms.",
-    "dense": "Semantic vector search. Best for paraphrased or descriptive questions whose wording "
-             "may differ from the documents'.",
-    "hybrid": "Keyword and semantic search fused. A robust default when the query mixes exact "
-              "terms with descriptive wording.",
-    "graph": "Knowledge-graph traversal from the entities the query names. Best for how two "
-             "named things are related, and for facts about an entity's neighbours.",
-    "graph+hybrid": "Hybrid search, then the knowledge graph expanded from its best hits. Best "
-                    "for multi-hop questions that bridge two named entities or documents.",
-}
+ROUTE_DESCRIPTIONS = {route: CATALOG.get(route).summary for route in ROUTES}
 
 
 @dataclass(frozen=True)

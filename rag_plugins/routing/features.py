@@ -152,10 +152,9 @@ class QueryAnalyzer:
 
     def features(self, query: str, embed: bool = False, filters: Any = None) -> QueryFeatures:
         snap = self.kb.searchable_snapshot()
-        terms = list(dict.fromkeys(snap.analyzer.tokenize(query)))
-        idf = dict(zip(terms, snap.bm25.idf(terms).tolist()))
+        idf = snap.index("bm25").idf(query)
         entities: list[str] = []
-        if self.link_entities and snap.graph is not None:
+        if self.link_entities and snap.has("graph"):
             entities = [s.name for s in self._link(snap, query, filters)]
         features = QueryFeatures.of(query, idf, self.rare_idf, entities)
         if embed:
@@ -166,6 +165,7 @@ class QueryAnalyzer:
         from rag_plugins.graph.linking import EntityLinker
         from rag_plugins.graph.retriever import visible_nodes
 
-        if self._linker is None or self._linker.index is not snap.graph:  # a commit made a new graph
-            self._linker = EntityLinker(snap.graph)
-        return self._linker.link(query, visible=visible_nodes(snap, snap.graph, filters))
+        graph = snap.index("graph")
+        if self._linker is None or self._linker.index is not graph.traversal:  # a commit made a new graph
+            self._linker = EntityLinker(graph.traversal)
+        return self._linker.link(query, visible=visible_nodes(snap, graph, filters))

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable, Mapping
 
+from rag_plugins._validation import check_number
 from rag_plugins.errors import InvalidInputError
 from rag_plugins.routing.decision import ROUTE_DESCRIPTIONS, RouteDecision, Router
 from rag_plugins.routing.features import QueryFeatures
@@ -48,24 +49,24 @@ def parse_choice(raw: Any, routes: tuple[str, ...]) -> tuple[str, str, float | N
             return text.strip("\"'` .").lower(), "", None
         match = _JSON.search(text)
         if match is None:
-            raise ValueError(f"no JSON object in the answer {text[:120]!r}")
+            raise InvalidInputError(f"no JSON object in the answer {text[:120]!r}")
         try:
             raw = json.loads(match.group())
         except json.JSONDecodeError as exc:
-            raise ValueError(f"answer is not valid JSON ({exc}): {text[:120]!r}") from exc
+            raise InvalidInputError(f"answer is not valid JSON ({exc}): {text[:120]!r}") from exc
     if not isinstance(raw, Mapping):
-        raise ValueError(f"expected an object with a 'route', got {type(raw).__name__}")
+        raise InvalidInputError(f"expected an object with a 'route', got {type(raw).__name__}")
     route = str(raw.get("route", "")).strip().lower()
     if route not in routes:
-        raise ValueError(f"route {raw.get('route')!r} is not one of {list(routes)}")
+        raise InvalidInputError(f"route {raw.get('route')!r} is not one of {list(routes)}")
     confidence = raw.get("confidence")
     if confidence is not None:
         try:
             confidence = float(confidence)
         except (TypeError, ValueError):
-            raise ValueError(f"confidence {confidence!r} is not a number") from None
+            raise InvalidInputError(f"confidence {confidence!r} is not a number") from None
         if not 0.0 <= confidence <= 1.0:
-            raise ValueError(f"confidence {confidence!r} is outside [0, 1]")
+            raise InvalidInputError(f"confidence {confidence!r} is outside [0, 1]")
     return route, str(raw.get("reason", "")).strip(), confidence
 
 
@@ -97,8 +98,7 @@ class LLMRouter:
                  descriptions: Mapping[str, str] | None = None, model: str | None = None):
         if not callable(predict):
             raise InvalidInputError("predict must be callable: prompt -> the model's answer")
-        if timeout <= 0:
-            raise InvalidInputError(f"timeout must be > 0 seconds, got {timeout!r}")
+        check_number(timeout, "timeout", 0, low_open=True)
         if cache_size < 0:
             raise InvalidInputError(f"cache_size must be >= 0, got {cache_size!r}")
         for field_name in ("{routes}", "{query}", "{names}"):
@@ -136,7 +136,7 @@ class LLMRouter:
             return self._fall_back(features, routes, f"LLM call failed: {type(exc).__name__}: {exc}")
         try:
             route, reason, confidence = parse_choice(raw, routes)
-        except ValueError as exc:
+        except InvalidInputError as exc:
             return self._fall_back(features, routes, f"LLM answer invalid: {exc}")
         confidence = self.default_confidence if confidence is None else confidence
         scores = {route: confidence}

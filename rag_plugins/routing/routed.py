@@ -14,8 +14,9 @@ from rag_plugins.errors import InvalidInputError
 from rag_plugins.filters import check_filters
 from rag_plugins.protocols import Filters, Retriever
 from rag_plugins.retrievers.base import BaseRetriever
-from rag_plugins.retrievers.hybrid import HybridRetriever
+from rag_plugins.retrievers.catalog import CATALOG, RetrieverKind, register_retriever, route_options
 from rag_plugins.retrievers.fusion import FUSION_METHODS
+from rag_plugins.retrievers.hybrid import HybridRetriever
 from rag_plugins.routing.decision import ROUTE_FUSION, ROUTES, RouteDecision, Router, fuse_if_unsure
 from rag_plugins.routing.features import QueryAnalyzer
 from rag_plugins.routing.learned import UNTUNED_FUSE_BELOW
@@ -23,7 +24,7 @@ from rag_plugins.routing.rules import RuleRouter
 from rag_plugins.types import Hit
 
 if TYPE_CHECKING:
-    from rag_plugins.store.knowledge_base import KnowledgeBase
+    from rag_plugins.protocols import SearchableBase
 
 logger = logging.getLogger("rag_plugins.routing")
 
@@ -64,12 +65,10 @@ class RoutedRetriever(BaseRetriever):
     ['identifier "E1234" → bm25']
     """
 
-    def __init__(self, kb: "KnowledgeBase", router: Router | None = None,
+    def __init__(self, kb: "SearchableBase", router: Router | None = None,
                  routes: Sequence[str] | Mapping[str, Retriever] | None = None, *, fuse_below: float | None = None,
                  fusion: str = ROUTE_FUSION, analyzer: QueryAnalyzer | None = None,
                  on_decision: Callable[[str, RouteDecision], None] | None = None, name: str = "routed"):
-        from rag_plugins.routing.training import available_routes
-
         router = router or RuleRouter()
         if fuse_below is None:
             fuse_below = getattr(router, "fuse_below", UNTUNED_FUSE_BELOW)
@@ -84,7 +83,7 @@ class RoutedRetriever(BaseRetriever):
             self._retrievers = dict(routes)
             self.routes = tuple(routes)
         else:
-            offered = available_routes(kb)
+            offered = CATALOG.available(kb, routes_only=True)
             self.routes = tuple(routes) if routes is not None else offered
             missing = [r for r in self.routes if r not in offered]
             if missing:
@@ -161,3 +160,20 @@ class RoutedRetriever(BaseRetriever):
     def describe(self) -> dict[str, Any]:
         return {"router": getattr(self.router, "name", type(self.router).__name__), "routes": list(self.routes),
                 "fuse_below": self.fuse_below, "fusion": self.fusion}
+
+
+def _routed(kb: "SearchableBase", router: Router | None = None, routes: Sequence[str] | None = None,
+            fusion: str | None = None, graph_mode: str | None = None, **options: Any) -> RoutedRetriever:
+    """A routed retriever whose routes use ``fusion`` and ``graph_mode`` (None: their defaults)."""
+    if routes is None and fusion is None and graph_mode is None:
+        return RoutedRetriever(kb, router, **options)
+    names = tuple(routes) if routes is not None else CATALOG.available(kb, routes_only=True)
+    built = {r: CATALOG.build(r, kb, **route_options(r, fusion, graph_mode)) for r in names}
+    return RoutedRetriever(kb, router, built, **options)
+
+
+register_retriever(RetrieverKind(
+    "routed", "A router picks keyword, semantic, hybrid or knowledge-graph retrieval per query and says why "
+              "(unsure decisions fuse the top two routes).",
+    _routed, uses=("vectors", "graph"),
+    options=("router", "routes", "fusion", "graph_mode", "fuse_below", "analyzer", "on_decision", "name")))

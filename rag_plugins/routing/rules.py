@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from rag_plugins._validation import check_count, check_number
 from rag_plugins.errors import InvalidInputError
 from rag_plugins.routing.decision import RouteDecision
 from rag_plugins.routing.features import QueryFeatures
@@ -38,10 +39,9 @@ class RuleThresholds:
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
             if name.endswith("_confidence"):
-                if not 0.0 <= value <= 1.0:
-                    raise InvalidInputError(f"{name} must be in [0, 1], got {value!r}")
-            elif not isinstance(value, int) or value < 1:
-                raise InvalidInputError(f"{name} must be an integer >= 1, got {value!r}")
+                check_number(value, name, 0.0, 1.0)
+            else:
+                check_count(value, name)
 
 
 def _quote(items: tuple[str, ...], limit: int = 3) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 
 from rag_plugins._progress import progress_bar
 from rag_plugins.errors import InvalidInputError
+from rag_plugins.retrievers.catalog import CATALOG
 from rag_plugins.routing.decision import ROUTE_FUSION, ROUTES, RouteDecision, fuse_if_unsure
 from rag_plugins.routing.features import QueryAnalyzer, QueryFeatures
 from rag_plugins.routing.learned import LearnedRouter, feature_matrix
@@ -30,14 +31,9 @@ FUSE_GRID = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def available_routes(kb: "KnowledgeBase") -> tuple[str, ...]:
-    """The routes ``kb`` can serve: BM25 always, dense and hybrid with an embedder, the
-    graph routes with a knowledge graph."""
-    routes = ["bm25"]
-    if kb.embedder is not None:
-        routes += ["dense", "hybrid"]
-    if kb.knowledge_graph is not None:
-        routes += ["graph", "graph+hybrid"] if kb.embedder is not None else ["graph"]
-    return tuple(routes)
+    """The routes ``kb`` has the indexes for: BM25 always, dense and hybrid with vectors,
+    the graph routes with a knowledge graph (:meth:`RetrieverCatalog.available`)."""
+    return CATALOG.available(kb, routes_only=True)
 
 
 def oracle_labels(route_scores: np.ndarray, tolerance: float = 1e-9) -> np.ndarray:

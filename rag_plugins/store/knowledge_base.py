@@ -18,71 +18,55 @@ while one writer commits. Each reader holds a lease on the generation it reads a
 to the newest one on :meth:`KnowledgeBase.refresh` (or by itself, on a cheap check before
 each search). Only the writer removes old generations and retired rows, and only those no
 lease holds, so a reader never loses the generation under it and never harms the writer.
+
+The store knows its indexes only through :class:`~rag_plugins.index.base.Index` (the kinds
+its settings ask for, :mod:`rag_plugins.index`) and knows no retriever: the
+``*_retriever`` conveniences ask the retriever catalog (:mod:`rag_plugins.catalog`), which
+installs itself as :attr:`KnowledgeBase.catalog` when ``rag_plugins`` is imported.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import shutil
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from rag_plugins._progress import progress_bar
 from rag_plugins._search_scope import pinned
-from rag_plugins._validation import check_text, check_texts_in
 from rag_plugins.chunking import StructureAwareChunker
-from rag_plugins.embeddings.validation import check_embeddings
 from rag_plugins.errors import (
     DocumentNotFoundError,
-    DuplicateIdError,
-    EmbeddingModelMismatchError,
     EmptyIndexError,
     IndexCorruptedError,
-    InvalidDocumentError,
     InvalidInputError,
-    KnowledgeBaseLockedError,
     ReadOnlyKnowledgeBaseError,
-    UnsupportedFormatVersionError,
 )
-from rag_plugins.filters import MetadataIndex, builtin_metadata
-from rag_plugins.graph.extraction import Extraction, Extractor
-from rag_plugins.protocols import Embedder
-from rag_plugins.retrievers.bm25_index import BM25_STATISTICS, BM25Index, BM25Params, analyze_many
-from rag_plugins.retrievers.vector_index import VectorIndex, VectorIndexConfig
+from rag_plugins.graph.extraction import Extractor
+from rag_plugins.index import IndexChanges
+from rag_plugins.index.bm25 import BM25Params
+from rag_plugins.index.faiss_vectors import VectorIndexConfig
+from rag_plugins.protocols import Embedder, RetrieverCatalog
+from rag_plugins.store import settings as base_settings
+from rag_plugins.store.building import StoreServices
 from rag_plugins.store.docstore import ChunkRecord, DocumentStore
-from rag_plugins.store.integrity import checksum_array, chunks_digest, document_hash, settings_digest
-from rag_plugins.store.locks import GenerationLease, WriterLock, generation_name, try_remove_generation
-from rag_plugins.store.manifest import FORMAT_VERSION, check_format_version, read_manifest, write_manifest
-from rag_plugins.store.migrations import upgrade_1_to_2
+from rag_plugins.store.documents import checked_id, content_hash, index_text
+from rag_plugins.store.embedding_cache import EmbeddingCache
+from rag_plugins.store.generations import Generations, rows_agree
+from rag_plugins.store.integrity import checksum_array
+from rag_plugins.store.locks import GenerationLease, WriterLock, generation_name
+from rag_plugins.store.opening import open_base
+from rag_plugins.store.manifest import read_manifest
 from rag_plugins.store.snapshot import Snapshot
+from rag_plugins.store.staging import Staging, UpsertResult
 from rag_plugins.text.analysis import Analyzer
 from rag_plugins.types import Chunk, Document, Hit
 
-if TYPE_CHECKING:
-    from rag_plugins.graph.retriever import GraphRetriever
-    from rag_plugins.graph.store import KnowledgeGraph
-    from rag_plugins.retrievers.bm25 import BM25Retriever
-    from rag_plugins.retrievers.dense import DenseRetriever
-    from rag_plugins.retrievers.hybrid import HybridRetriever
-
-_RESERVED_METADATA = {"heading_path", "char_start", "char_end", "document_id", "chunk_id"}
-_EMBED_SLICE = 256
-_QUERY_CACHE = 1024
-
-
-@dataclass(frozen=True)
-class UpsertResult:
-    added: list[str]
-    updated: list[str]
-    unchanged: list[str]
+__all__ = ["CommitResult", "KnowledgeBase", "UpsertResult", "content_hash", "index_text"]
 
 
 @dataclass(frozen=True)
@@ -97,55 +81,9 @@ class CommitResult:
     chunks_extracted: int = 0
 
 
-def content_hash(document: Document) -> str:
-    return document_hash(document.text, document.metadata)
-
-
-def index_text(chunk: Chunk, with_context: bool) -> str:
-    """What the indexes see: :attr:`Chunk.contextual_text`, or the bare text."""
-    return chunk.contextual_text if with_context else chunk.text
-
-
-def _as_document(item: Any) -> Document:
-    if isinstance(item, Document):
-        doc = item
-    elif isinstance(item, Mapping):
-        unknown = set(item) - {"id", "text", "metadata"}
-        if unknown or "id" not in item or "text" not in item:
-            raise InvalidDocumentError(
-                f"a document mapping needs keys 'id' and 'text' (and optional 'metadata'); got {sorted(item)}"
-            )
-        doc = Document(item["id"], item["text"], item.get("metadata") or {})
-    else:
-        raise InvalidDocumentError(f"expected a Document or a mapping, got {type(item).__name__}")
-    if not isinstance(doc.id, str) or not doc.id.strip():
-        raise InvalidDocumentError(f"document id must be a non-empty str, got {doc.id!r}")
-    if not isinstance(doc.text, str):
-        raise InvalidDocumentError(
-            f"text of document {doc.id!r} must be a str, got {type(doc.text).__name__}; "
-            "convert it to text first"
-        )
-    if not isinstance(doc.metadata, Mapping):
-        raise InvalidDocumentError(f"metadata of document {doc.id!r} must be a mapping")
-    reserved = _RESERVED_METADATA & set(doc.metadata)
-    if reserved:
-        raise InvalidDocumentError(
-            f"metadata of document {doc.id!r} uses reserved keys {sorted(reserved)}; rename them"
-        )
-    try:
-        json.dumps(dict(doc.metadata), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidDocumentError(
-            f"metadata of document {doc.id!r} must be JSON-serialisable without NaN ({exc})"
-        ) from exc
-    check_text(doc.id, "document id", InvalidDocumentError)
-    check_text(doc.text, f"text of document {doc.id!r}", InvalidDocumentError)
-    check_texts_in(doc.metadata, f"metadata of document {doc.id!r}", InvalidDocumentError)
-    return doc
-
-
 class KnowledgeBase:
-    """Documents, chunks, a BM25 index and (optionally) a dense index in one directory.
+    """Documents, chunks, a BM25 index and (optionally) a dense index and a knowledge
+    graph in one directory.
 
     Settings (chunking, analyzer, BM25 parameters, vector index, embedding model) are fixed
     when the directory is created and read back on every later ``open``.
@@ -159,6 +97,9 @@ class KnowledgeBase:
     >>> [h.chunk.document_id for h in kb.bm25_retriever().retrieve("barking dog", k=1)]
     ['b']
     """
+
+    catalog: ClassVar[RetrieverCatalog | None] = None
+    """Builds the retrievers ``retriever(kind)`` names; installed by :mod:`rag_plugins.catalog`."""
 
     def __init__(self, path: Path, store: DocumentStore, settings: dict[str, Any],
                  embedder: Embedder | None, chunker: StructureAwareChunker,
@@ -177,16 +118,14 @@ class KnowledgeBase:
         self.auto_refresh = auto_refresh
         self.bm25_statistics = bm25_statistics
         self._writer_lock = writer_lock
-        self._pending_upserts: dict[str, tuple[Document, str, int]] = {}
-        self._pending_deletes: set[str] = set()
+        self._staged = Staging(store)
         self._commit_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._embedder_checked = False
-        # query vectors, so a query routed or fused across memories is embedded once
-        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._query_vectors_lock = threading.Lock()
+        self.embeddings = EmbeddingCache(store, settings, embedder, path, self._check_embedder, self._show)
+        self.generations = Generations(path, store, settings)
         self._data_version = store.data_version()
-        self._snapshot = self._load_snapshot()
+        self._snapshot = self.generations.load_current(self._services())
 
     # opening ----------------------------------------------------------------------------
     @classmethod
@@ -236,228 +175,14 @@ class KnowledgeBase:
         (about 5 ms per 1,000 chunks); every chunk, document and generation file is also
         checked against its checksum whenever it is read, whatever ``verify`` says.
         """
-        if bm25_statistics not in BM25_STATISTICS:
-            raise InvalidInputError(f"bm25_statistics must be one of {BM25_STATISTICS}, got {bm25_statistics!r}")
-        path = Path(path)
-        if read_only:
-            if not (path / "kb.sqlite").is_file():
-                raise InvalidInputError(
-                    f"there is no knowledge base at {path}; create one first (KnowledgeBase.open "
-                    "without read_only, or rag-plugins index), or check the path"
-                )
-            writer = None
-        else:
-            existed = path.exists()
-            path.mkdir(parents=True, exist_ok=True)
-            writer = WriterLock.acquire(path, lock_timeout)
-        fresh = not read_only and not (path / "kb.sqlite").exists()
-        store = None
-        try:
-            store = DocumentStore(path / "kb.sqlite", read_only=read_only)
-            if isinstance(embedder, str):
-                from rag_plugins.embeddings.sentence_transformer import SentenceTransformerEmbedder
+        return open_base(cls, Path(path), embedder=embedder, requested=base_settings.requested_settings(
+            chunk_size, chunk_overlap, analyzer, bm25, vector_index, index_context), graph=graph,
+            show_progress=show_progress, use_gpu=use_gpu, read_only=read_only, lock_timeout=lock_timeout,
+            auto_refresh=auto_refresh, bm25_statistics=bm25_statistics, verify=verify)
 
-                embedder = SentenceTransformerEmbedder(embedder)
-            given_embedder = embedder
-            version = store.get_meta("format_version") if store.has_schema() else None
-            requested = {
-                "chunk_size": chunk_size, "chunk_overlap": chunk_overlap,
-                "analyzer": analyzer.config() if analyzer else None,
-                "bm25": {"k1": bm25.k1, "b": bm25.b} if bm25 else None,
-                "vector_index": vector_index.to_dict() if vector_index else None,
-                "index_context": index_context,
-            }
-            extractor = _as_extractor(graph)
-            if version is None:
-                if read_only:
-                    raise IndexCorruptedError(f"{path / 'kb.sqlite'} holds no knowledge base; check the path")
-                settings = cls._new_settings(embedder, requested)
-                settings["graph"] = extractor.config() if extractor is not None else None
-                store.create_schema()
-                store.set_meta("settings", settings)
-                store.set_meta("settings_sha256", settings_digest(settings))
-                store.set_meta("generation", 0)
-                store.set_meta("next_row", 0)
-                store.set_meta("format_version", FORMAT_VERSION)
-            else:
-                if verify:
-                    store.integrity_check()
-                check_format_version(version, path)
-                if writer is not None:
-                    # A writer killed inside COMMIT can leave its transaction in the WAL file
-                    # but not yet in SQLite's shared index: readers do not see it, yet a later
-                    # recovery would, after this writer removed that generation's folder as
-                    # an unpublished leftover. Writing now settles it: our frames overwrite
-                    # the orphan's, or follow it if it was already recovered.
-                    store.set_meta("writer", {"pid": os.getpid(), "opened_at": time.time()})
-                if version < FORMAT_VERSION:
-                    _upgrade(store, path, read_only)
-                settings = _checked_settings(store, path)
-                cls._check_requested(settings, requested, path)
-                embedder = cls._resolve_embedder(settings, embedder, path, show_progress)
-                extractor = _resolve_extractor(settings.get("graph"), extractor, graph, path)
-            counter = embedder.count_tokens if embedder is not None and hasattr(embedder, "count_tokens") else None
-            chunker = StructureAwareChunker(settings["chunk_size"], settings["chunk_overlap"], counter)
-            kb = cls(path, store, settings, embedder, chunker, show_progress, use_gpu, extractor,
-                     writer, auto_refresh, bm25_statistics)
-            if version is not None and given_embedder is not None:
-                kb._check_embedder()
-            if writer is not None:
-                kb.collect_garbage()
-            return kb
-        except BaseException:
-            if store is not None:
-                store.close()
-            if fresh:  # a failed first open (say, a model that cannot load) leaves nothing behind
-                _remove_new_base(path, existed)
-            if writer is not None:
-                writer.release()
-            raise
-
-    @staticmethod
-    def _new_settings(embedder: Embedder | None, requested: dict[str, Any]) -> dict[str, Any]:
-        embedding = None
-        chunk_size = requested["chunk_size"]
-        if embedder is not None:
-            embedding = {"model_id": embedder.model_id, "revision": getattr(embedder, "revision", None),
-                         "fingerprint": embedder.fingerprint, "dimension": int(embedder.dimension),
-                         "normalize": bool(embedder.normalize)}
-            if chunk_size is None:
-                max_len = getattr(embedder, "max_seq_length", None) or 512
-                chunk_size = max(16, min(max_len, 512) - 32)  # room for special tokens + headings
-        return {
-            "chunk_size": chunk_size or 200,
-            "chunk_overlap": requested["chunk_overlap"] or 0,
-            "analyzer": requested["analyzer"] or Analyzer().config(),
-            "bm25": requested["bm25"] or {"k1": BM25Params().k1, "b": BM25Params().b},
-            "vector_index": requested["vector_index"] or VectorIndexConfig().to_dict(),
-            "index_context": True if requested["index_context"] is None else requested["index_context"],
-            "embedding": embedding,
-        }
-
-    @staticmethod
-    def _check_requested(settings: dict[str, Any], requested: dict[str, Any], path: Path) -> None:
-        for key, value in requested.items():
-            if value is None:
-                continue
-            stored = settings.get(key)
-            if key == "vector_index":
-                stored = {**stored, "use_gpu": None}
-                value = {**value, "use_gpu": None}
-            if stored != value:
-                raise InvalidInputError(
-                    f"{path} was created with {key}={stored!r}, not {value!r}; settings are fixed "
-                    "when a knowledge base is created. Omit the argument, or index into a new directory"
-                )
-
-    @staticmethod
-    def _resolve_embedder(settings: dict[str, Any], embedder: Embedder | None, path: Path,
-                          show_progress: bool | None) -> Embedder | None:
-        recorded = settings.get("embedding")
-        if recorded is None:
-            if embedder is not None:
-                raise EmbeddingModelMismatchError(
-                    f"{path} was built without dense embeddings (BM25 only); it cannot be opened "
-                    "with an embedder. Index into a new directory to add dense retrieval"
-                )
-            return None
-        if embedder is None:  # the recorded model, or the one $RAG_PLUGINS_EMBEDDING_MODEL names
-            from rag_plugins._model_files import configured_embedding_model
-            from rag_plugins.embeddings.sentence_transformer import SentenceTransformerEmbedder
-
-            return SentenceTransformerEmbedder(configured_embedding_model(recorded["model_id"]),
-                                               revision=recorded.get("revision"), normalize=recorded["normalize"])
-        return embedder  # checked once the base is open (see _check_embedder)
-
-    def _load_snapshot(self) -> Snapshot:
-        """The committed generation, leased so the writer keeps it while it is used."""
-        root = self.path / "generations"
-        for _ in range(200):
-            generation = self.store.get_meta("generation", 0)
-            if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
-                raise IndexCorruptedError(f"{self.path / 'kb.sqlite'} records no valid generation "
-                                          f"({generation!r}); restore the base from a backup or rebuild it")
-            if generation == 0:
-                return self._empty_snapshot()
-            lease = GenerationLease.acquire(root, generation)
-            if lease is not None:
-                return self._read_generation(generation, lease)
-            if self.store.get_meta("generation", 0) == generation:
-                raise IndexCorruptedError(
-                    f"{root / generation_name(generation)}, the committed generation, is missing; "
-                    "restore the knowledge base from a backup or rebuild it"
-                )
-        raise KnowledgeBaseLockedError(
-            f"{self.path}: a new generation was committed on every one of 200 tries to open one; "
-            "the writer commits faster than this reader can load. Retry, or commit less often"
-        )
-
-    def _empty_snapshot(self) -> Snapshot:
-        embedding = self.settings["embedding"]
-        bm25 = BM25Index.empty(BM25Params(**self.settings["bm25"]))
-        vectors = VectorIndex.empty(embedding["dimension"], self._vector_config()) if embedding else None
-        kg = None
-        if self.settings.get("graph") is not None:  # networkx and scipy load only for bases with a graph
-            from rag_plugins.graph.store import KnowledgeGraph
-
-            kg = KnowledgeGraph()
-        analyzer = Analyzer.from_config(self.settings["analyzer"])
-        empty = np.zeros(0, np.int64)
-        return self._snapshot_of(0, empty, [], bm25, analyzer, vectors, kg, checksum_array([]), None)
-
-    def _vector_config(self) -> VectorIndexConfig:
-        return VectorIndexConfig(**{**self.settings["vector_index"], "use_gpu": self.use_gpu})
-
-    def _read_generation(self, generation: int, lease: GenerationLease) -> Snapshot:
-        directory = self.path / "generations" / generation_name(generation)
-        manifest = read_manifest(directory)
-        embedding = self.settings["embedding"]
-        if embedding and (manifest.get("embedding") or {}).get("fingerprint") != embedding["fingerprint"]:
-            raise IndexCorruptedError(f"{directory} disagrees with kb.sqlite on the embedding model")
-        if manifest.get("generation") != generation or manifest.get("settings_sha256", None) not in (
-                None, settings_digest(self.settings)):
-            raise IndexCorruptedError(
-                f"{directory} does not belong to the settings and generation recorded in kb.sqlite; "
-                "restore the knowledge base from a backup or rebuild it"
-            )
-        try:
-            bm25, analyzer = BM25Index.load(directory)
-            vectors = VectorIndex.load(directory, self.use_gpu) if embedding else None
-            kg = None
-            if self.settings.get("graph") is not None:
-                from rag_plugins.graph.store import KnowledgeGraph
-
-                kg = KnowledgeGraph.load(directory)
-        except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
-            raise IndexCorruptedError(f"cannot load the indexes in {directory}: {exc}") from exc
-        rows, info, checksums = self.store.chunk_metadata(generation)
-        checks = checksum_array(checksums)
-        recorded = manifest.get("chunks", {}).get("digest") if isinstance(manifest.get("chunks"), dict) else None
-        if not np.array_equal(rows, bm25.rows) or (
-                manifest["format_version"] >= 2 and recorded != chunks_digest(checks)):
-            raise IndexCorruptedError(
-                f"{self.path}: the chunks in kb.sqlite are not the ones generation {generation} "
-                "indexed; restore the knowledge base from a backup or rebuild it"
-            )
-        return self._snapshot_of(generation, rows, info, bm25, analyzer, vectors, kg, checks, lease)
-
-    def _snapshot_of(self, generation: int, rows: np.ndarray, info: list, bm25: BM25Index, analyzer: Analyzer,
-                     vectors: VectorIndex | None, kg: "KnowledgeGraph | None", checksums: np.ndarray,
-                     lease: GenerationLease | None) -> Snapshot:
-        metadata = MetadataIndex([builtin_metadata(cid, did, meta) for cid, did, meta in info])
-        graph = nodes = positions = None
-        if kg is not None:
-            from rag_plugins.graph.index import GraphIndex
-
-            graph = GraphIndex(kg)
-            if self.embedder is not None:
-                keys = kg.synonym_keys()
-                graph.attach_entity_vectors(keys, self.entity_vectors(keys))
-            nodes = np.array([graph.position.get("c:" + cid, -1) for cid, _, _ in info], dtype=np.int64)
-            positions = np.full(len(graph), -1, dtype=np.int64)
-            positions[nodes[nodes >= 0]] = np.flatnonzero(nodes >= 0)
-        return Snapshot(generation, rows, bm25, analyzer, vectors, metadata, graph, nodes, positions,
-                        checksums, lease)
+    def _services(self) -> StoreServices:
+        return StoreServices(self.path, self.store, self.settings, self.embeddings, self.extractor, self.use_gpu,
+                             self._show)
 
     def refresh(self) -> bool:
         """Move to the newest committed generation; True when it moved. Readers opened
@@ -469,7 +194,7 @@ class KnowledgeBase:
         self._data_version = self.store.data_version()
         if self.store.get_meta("generation", 0) == self._snapshot.generation:
             return False
-        self._snapshot = self._load_snapshot()
+        self._snapshot = self.generations.load_current(self._services())
         return True
 
     def _current(self) -> Snapshot:
@@ -486,26 +211,7 @@ class KnowledgeBase:
         crashed commits, and the chunk rows no remaining generation shows. Runs after every
         commit and on open; returns the generations removed."""
         self._require_writer("collect garbage")
-        root = self.path / "generations"
-        if not root.is_dir():
-            return []
-        newest = self.store.get_meta("generation", 0)
-        removed = []
-        for child in sorted(root.iterdir()):
-            name = child.name
-            if child.is_dir() and name.endswith(".tmp"):
-                shutil.rmtree(child, ignore_errors=True)
-            elif name.isdigit() or (name.endswith(".lock") and name[:-5].isdigit()):
-                generation = int(name[:-5] if name.endswith(".lock") else name)
-                if generation != newest and child.exists():  # not already gone with its folder
-                    try:
-                        if try_remove_generation(root, generation):
-                            removed.append(generation)
-                    except OSError:
-                        continue  # tried again after the next commit
-        kept = [int(c.name) for c in root.iterdir() if c.is_dir() and c.name.isdigit()]
-        self.store.purge_retired(min(kept + [newest]))
-        return sorted(set(removed))
+        return self.generations.collect_garbage()
 
     # inspection -------------------------------------------------------------------------
     @property
@@ -516,10 +222,10 @@ class KnowledgeBase:
         return self.store.count_documents()
 
     def __contains__(self, doc_id: object) -> bool:
-        return isinstance(doc_id, str) and self.store.get_document(_checked_id(doc_id)) is not None
+        return isinstance(doc_id, str) and self.store.get_document(checked_id(doc_id)) is not None
 
     def get(self, doc_id: str) -> Document:
-        doc = self.store.get_document(_checked_id(doc_id))
+        doc = self.store.get_document(checked_id(doc_id))
         if doc is None:
             raise DocumentNotFoundError(f"no committed document with id {doc_id!r}")
         return doc
@@ -535,18 +241,29 @@ class KnowledgeBase:
         return sorted(by_row.values(), key=lambda c: c.position)
 
     def document_version(self, doc_id: str) -> int:
-        info = self.store.document_info(_checked_id(doc_id))
+        info = self.store.document_info(checked_id(doc_id))
         if info is None:
             raise DocumentNotFoundError(f"no committed document with id {doc_id!r}")
         return info["version"]
 
     @property
     def has_pending_changes(self) -> bool:
-        return bool(self._pending_upserts or self._pending_deletes)
+        return bool(self._staged)
 
     @property
     def chunk_count(self) -> int:
         return len(self._snapshot.rows)
+
+    @property
+    def index_kinds(self) -> tuple[str, ...]:
+        """The kinds of index this base holds (``bm25`` always; ``vectors``, ``graph``, ...)."""
+        return tuple(self._snapshot.indexes)
+
+    def describe(self) -> dict[str, Any]:
+        """The generation this object reads, its chunk count, and each index's ``describe()``."""
+        snap = self._snapshot
+        return {"path": str(self.path), "generation": snap.generation, "chunks": len(snap.rows),
+                "documents": len(self), "indexes": {kind: index.describe() for kind, index in snap.indexes.items()}}
 
     def manifest(self) -> dict[str, Any] | None:
         """The manifest of the generation this object reads (None before the first commit)."""
@@ -561,54 +278,12 @@ class KnowledgeBase:
         The whole batch is validated first; a rejected batch stages nothing.
         """
         self._require_writer("upsert")
-        if isinstance(documents, (Document, str, bytes)) or isinstance(documents, Mapping):
-            raise InvalidInputError("upsert takes an iterable of documents; wrap one document in a list")
-        docs = [_as_document(d) for d in documents]
-        seen: set[str] = set()
-        dupes = sorted({d.id for d in docs if d.id in seen or seen.add(d.id)})
-        if dupes:
-            raise DuplicateIdError(
-                f"document ids repeated in one batch: {dupes[:10]}; keep one document per id"
-            )
-        committed = self.store.hashes([d.id for d in docs])
-        added, updated, unchanged = [], [], []
-        staged: dict[str, tuple[Document, str, int] | None] = {}
-        for doc in docs:
-            digest = content_hash(doc)
-            old = committed.get(doc.id)
-            if old is not None and old[0] == digest:
-                unchanged.append(doc.id)
-                staged[doc.id] = None
-            else:
-                (added if old is None else updated).append(doc.id)
-                staged[doc.id] = (doc, digest, 1 if old is None else old[1] + 1)
-        for doc_id, entry in staged.items():
-            self._pending_deletes.discard(doc_id)
-            if entry is None:
-                self._pending_upserts.pop(doc_id, None)
-            else:
-                self._pending_upserts[doc_id] = entry
-        return UpsertResult(added, updated, unchanged)
+        return self._staged.upsert(documents)
 
     def delete(self, ids: Iterable[str], *, missing_ok: bool = False) -> list[str]:
         """Stage deletion of documents by id; unknown ids raise unless ``missing_ok``."""
         self._require_writer("delete")
-        if isinstance(ids, str):
-            raise InvalidInputError("delete takes an iterable of ids; wrap one id in a list")
-        ids = [_checked_id(doc_id) for doc_id in ids]
-        committed = set(self.store.hashes(ids))
-        unknown = [i for i in ids if i not in committed and i not in self._pending_upserts]
-        if unknown and not missing_ok:
-            raise DocumentNotFoundError(
-                f"no documents with ids {unknown[:10]}; pass missing_ok=True to ignore unknown ids"
-            )
-        deleted = []
-        for doc_id in ids:
-            self._pending_upserts.pop(doc_id, None)
-            if doc_id in committed:
-                self._pending_deletes.add(doc_id)
-                deleted.append(doc_id)
-        return deleted
+        return self._staged.delete(ids, missing_ok)
 
     def _require_writer(self, action: str) -> None:
         if self.read_only:
@@ -621,8 +296,7 @@ class KnowledgeBase:
 
     def rollback(self) -> None:
         """Discard every staged change."""
-        self._pending_upserts.clear()
-        self._pending_deletes.clear()
+        self._staged.clear()
 
     # committing -------------------------------------------------------------------------
     def commit(self) -> CommitResult:
@@ -631,8 +305,8 @@ class KnowledgeBase:
         with self._commit_lock:
             started = time.perf_counter()
             snap = self._snapshot
-            upserts = sorted(self._pending_upserts.values(), key=lambda e: e[0].id)
-            deletes = sorted(self._pending_deletes)
+            upserts = sorted(self._staged.upserts.values(), key=lambda e: e[0].id)
+            deletes = sorted(self._staged.deletes)
             if not upserts and not deletes:
                 return CommitResult(snap.generation, 0, 0, 0, 0, 0, 0.0)
             touched = deletes + [d.id for d, _, _ in upserts]
@@ -646,40 +320,31 @@ class KnowledgeBase:
                         chunk_rows.append((next_row, chunk))
                         next_row += 1
                     bar.update(1)
-            heading = self.settings["index_context"]
-            texts = [index_text(c, heading) for _, c in chunk_rows]
-            add_rows = np.asarray([r for r, _ in chunk_rows], dtype=np.int64)
-
-            tokens = analyze_many(snap.analyzer, texts, self._show(len(texts)))
-            bm25 = snap.bm25.apply(old_rows, add_rows, tokens)
-            vectors, embedded = snap.vectors, 0
-            if self.embedder is not None:
-                self._check_embedder()
-                vecs, embedded = self._embed(texts)
-                vectors = snap.vectors.apply(old_rows, add_rows, vecs)
-            kg = self._updated_graph(snap, old_rows, [c for _, c in chunk_rows])
+            chunks = [c for _, c in chunk_rows]
+            changes = IndexChanges(old_rows, np.asarray([r for r, _ in chunk_rows], dtype=np.int64), chunks,
+                                   [index_text(c, self.settings["index_context"]) for c in chunks])
+            services = self._services()
+            indexes = {kind: index.apply(changes, services) for kind, index in snap.indexes.items()}
             records = [ChunkRecord.of(row, chunk) for row, chunk in chunk_rows]
             keep = ~np.isin(snap.rows, old_rows)
             checksums = np.concatenate([snap.checksums[keep], checksum_array(r.checksum for r in records)])
-            if not np.array_equal(bm25.rows, np.concatenate([snap.rows[keep], add_rows])):
-                raise IndexCorruptedError(f"{self.path}: the new BM25 index lost track of chunk rows")
+            if not rows_agree(indexes, np.concatenate([snap.rows[keep], changes.added_rows])):
+                raise IndexCorruptedError(f"{self.path}: the new indexes lost track of chunk rows")
 
             generation = snap.generation + 1
             self._check_store_matches(snap)
-            self._write_generation(generation, bm25, snap.analyzer, vectors, kg, checksums)
+            self.generations.write(generation, indexes, checksums)
             lease = GenerationLease.acquire(self.path / "generations", generation)
             self.store.apply_commit(generation, deletes, upserts, records,
                                     {"generation": generation, "next_row": next_row})
-            rows, info, _ = self.store.chunk_metadata(generation)
-            self._snapshot = self._snapshot_of(generation, rows, info, bm25, snap.analyzer, vectors, kg,
-                                               checksums, lease)
+            self._snapshot = self.generations.snapshot(generation, indexes, checksums, lease)
             self._data_version = self.store.data_version()
             self.rollback()
             del snap  # drop this commit's hold on the old generation before collecting it
             self.collect_garbage()
+            extracted = len(chunk_rows) if self.settings.get("graph") is not None else 0
             return CommitResult(generation, len(upserts), len(deletes), len(chunk_rows),
-                                len(old_rows), embedded, time.perf_counter() - started,
-                                len(chunk_rows) if kg is not None else 0)
+                                len(old_rows), services.chunks_embedded, time.perf_counter() - started, extracted)
 
     def _check_store_matches(self, snap: Snapshot) -> None:
         """Before publishing: the store must still be what this writer's indexes describe
@@ -693,143 +358,14 @@ class KnowledgeBase:
                 "Nothing was committed; close and reopen the knowledge base"
             )
 
-    def _updated_graph(self, snap: Snapshot, old_rows: np.ndarray, chunks: list[Chunk]) -> "KnowledgeGraph | None":
-        """A copy of the committed graph without the replaced chunks' contributions and
-        with the new chunks' (the committed one stays untouched until the switch)."""
-        if snap.graph is None:
-            return None
-        if self.extractor is None:
-            raise InvalidInputError(
-                f"the knowledge base at {self.path} has a graph built by {self.settings['graph']!r}; "
-                "pass that extractor to KnowledgeBase.open(..., graph=extractor) to change its documents"
-            )
-        removed = [c.id for c in self.store.chunks_by_row(old_rows.tolist()).values()]
-        extractions = self._extract(chunks)
-        kg = snap.graph.kg.copy()
-        touched = kg.apply(removed, extractions, {c.id: c.document_id for c in chunks})
-        if self.embedder is not None:
-            kg.update_synonyms(touched, self.entity_vectors)
-        return kg
-
-    def _extract(self, chunks: list[Chunk]) -> list[Extraction]:
-        """The extractor's output for ``chunks``; an extractor with ``cache = True`` (the LLM
-        ones) is asked only about text it has not seen, keyed by config and content hash."""
-        cached: dict[str, dict] = {}
-        keys: list[str] = []
-        if getattr(self.extractor, "cache", False):
-            prefix = json.dumps(self.settings["graph"], sort_keys=True) + "\x00"
-            keys = [hashlib.sha256((prefix + c.contextual_text).encode()).hexdigest() for c in chunks]
-            cached = self.store.cached_extractions(sorted(set(keys)))
-        todo = [c for i, c in enumerate(chunks) if not keys or keys[i] not in cached]
-        found: dict[str, Extraction] = {}
-        with progress_bar(len(todo), "Extracting entities", show=self._show(len(todo)), unit="chunk") as bar:
-            for i in range(0, len(todo), _EMBED_SLICE):
-                part = todo[i : i + _EMBED_SLICE]
-                out = self.extractor.extract(part)
-                if len(out) != len(part) or any(e.chunk_id != c.id for e, c in zip(out, part)):
-                    raise InvalidInputError(
-                        f"extractor {self.settings['graph']!r} must return one Extraction per chunk, in order"
-                    )
-                found.update((e.chunk_id, e) for e in out)
-                bar.update(len(part))
-        if keys:
-            position = {c.id: i for i, c in enumerate(chunks)}
-            self.store.cache_extractions({keys[position[cid]]: e.to_dict() for cid, e in found.items()})
-            return [found[c.id] if c.id in found else Extraction.from_dict(c.id, cached[keys[i]])
-                    for i, c in enumerate(chunks)]
-        return [found[c.id] for c in chunks]
-
-    def entity_vectors(self, keys: list[str]) -> np.ndarray:
-        """Unit vectors of entity keys (embedded once, then read from the content-hash cache)."""
-        if not keys:
-            return np.zeros((0, self.settings["embedding"]["dimension"]), dtype=np.float32)
-        self._check_embedder()
-        vectors, _ = self._embed(list(keys), "Embedding entity names", "name")
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.where(norms > 0, norms, 1.0)
-
-    def _write_generation(self, generation: int, bm25: BM25Index, analyzer: Analyzer,
-                          vectors: VectorIndex | None, kg: "KnowledgeGraph | None", checksums: np.ndarray) -> Path:
-        root = self.path / "generations"
-        root.mkdir(exist_ok=True)
-        final = root / generation_name(generation)
-        tmp = root / f"{generation_name(generation)}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.mkdir()
-        files = bm25.save(tmp, analyzer)
-        if vectors is not None:
-            files += vectors.save(tmp)
-        if kg is not None:
-            files += kg.save(tmp)
-        write_manifest(tmp, files, {
-            "generation": generation,
-            "created_at": time.time(),
-            "embedding": self.settings["embedding"],
-            "bm25": self.settings["bm25"],
-            "vector_index": self.settings["vector_index"],
-            "graph": self.settings.get("graph"),
-            "counts": {"chunks": len(bm25), **({"entities": kg.entity_count()} if kg is not None else {})},
-            "chunks": {"count": len(checksums), "digest": chunks_digest(checksums)},
-            "settings_sha256": settings_digest(self.settings),
-        })
-        os.replace(tmp, final)
-        fd = os.open(root, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        return final
-
     def _show(self, n: int) -> bool | None:
         return self.show_progress if n >= 200 else False
 
     def _check_embedder(self) -> None:
-        """The embedder must be the model that built the index. A base recorded before
-        fingerprints covered every weight is checked by the sampled fingerprint, and the
-        full one is recorded by its first writer and checked from then on."""
         if self._embedder_checked or self.embedder is None:
             return
-        recorded = self.settings["embedding"]
-        full = self.embedder.fingerprint
-        legacy = getattr(self.embedder, "legacy_fingerprint", None)
-        if recorded["fingerprint"] == full or legacy is None or recorded["fingerprint"].startswith("sha256:"):
-            _check_same_model(recorded, self.embedder, self.path, full)
-        else:
-            _check_same_model(recorded, self.embedder, self.path, legacy)
-            content = self.store.get_meta("embedding_content_fingerprint")
-            if content is None and not self.read_only:
-                self.store.set_meta("embedding_content_fingerprint", full)
-            elif content is not None and content != full:
-                _check_same_model({**recorded, "fingerprint": content}, self.embedder, self.path, full)
+        base_settings.check_embedder(self.settings, self.embedder, self.store, self.path, self.read_only)
         self._embedder_checked = True
-
-    def _embed(self, texts: list[str], label: str = "Embedding", unit: str = "chunk") -> tuple[np.ndarray, int]:
-        """Embed ``texts``, reusing the content-hash cache; returns (vectors, newly embedded)."""
-        embedder = self.embedder
-        dim = self.settings["embedding"]["dimension"]
-        prefix = self.settings["embedding"]["fingerprint"] + "\x00"
-        keys = [hashlib.sha256((prefix + t).encode()).hexdigest() for t in texts]
-        found = self.store.cached_embeddings(sorted(set(keys)), dim)
-        missing: dict[str, str] = {}
-        for key, text in zip(keys, texts):
-            if key not in found:
-                missing.setdefault(key, text)
-        if missing:
-            # longest first, like sentence-transformers, so batches pad little
-            todo = sorted(missing.items(), key=lambda kv: -len(kv[1]))
-            with progress_bar(len(todo), label, show=self._show(len(todo)), unit=unit) as bar:
-                for i in range(0, len(todo), _EMBED_SLICE):
-                    part = todo[i : i + _EMBED_SLICE]
-                    vecs = check_embeddings(embedder.embed_documents([t for _, t in part]),
-                                            len(part), dim, embedder.model_id, bool(embedder.normalize))
-                    self.store.cache_embeddings([k for k, _ in part], vecs)
-                    found.update(zip((k for k, _ in part), vecs))
-                    bar.update(len(part))
-        out = np.zeros((len(texts), dim), dtype=np.float32)
-        for i, key in enumerate(keys):
-            out[i] = found[key]
-        return out, len(missing)
 
     # searching ---------------------------------------------------------------------------
     def searchable_snapshot(self) -> Snapshot:
@@ -846,48 +382,23 @@ class KnowledgeBase:
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
         """Query vectors; the last 1,024 distinct queries are kept, so the routes and
         fusions that read one query all reuse one embedding."""
-        if self.embedder is None:
-            raise InvalidInputError(
-                f"the knowledge base at {self.path} has no dense index (it was built without an "
-                "embedder); use BM25 retrieval, or index into a new directory with an embedder"
-            )
-        self._check_embedder()
-        queries = list(queries)
-        with self._query_vectors_lock:
-            cached = {q: self._query_vectors[q] for q in queries if q in self._query_vectors}
-        todo = list(dict.fromkeys(q for q in queries if q not in cached))
-        if todo:
-            fresh = check_embeddings(self.embedder.embed_queries(todo), len(todo),
-                                     self.settings["embedding"]["dimension"], self.embedder.model_id,
-                                     bool(self.embedder.normalize))
-            cached.update(zip(todo, fresh))
-        with self._query_vectors_lock:
-            for q in queries:
-                self._query_vectors[q] = cached[q]
-                self._query_vectors.move_to_end(q)
-            while len(self._query_vectors) > _QUERY_CACHE:
-                self._query_vectors.popitem(last=False)
-        return np.stack([cached[q] for q in queries]) if queries else np.zeros(
-            (0, self.settings["embedding"]["dimension"]), np.float32)
+        return self.embeddings.queries(queries)
 
     def clear_query_cache(self) -> None:
         """Forget the cached query vectors (so a benchmark times every query's embedding)."""
-        with self._query_vectors_lock:
-            self._query_vectors.clear()
+        self.embeddings.clear_queries()
 
     def chunk_embeddings(self, chunks: Sequence[Chunk]) -> np.ndarray:
         """The stored vectors of ``chunks`` (from the content-hash cache; a chunk whose
         vector is missing is embedded now). Used by MMR and anything comparing chunks."""
-        if self.embedder is None:
-            raise InvalidInputError(
-                f"the knowledge base at {self.path} has no embeddings (it was built without an "
-                "embedder); open one built with an embedder"
-            )
-        self._check_embedder()
-        vectors, _ = self._embed([index_text(c, self.settings["index_context"]) for c in chunks])
-        return vectors
+        return self.embeddings.embed([index_text(c, self.settings["index_context"]) for c in chunks])[0]
+
+    def entity_vectors(self, keys: list[str]) -> np.ndarray:
+        """Unit vectors of entity keys (embedded once, then read from the content-hash cache)."""
+        return self.embeddings.entity_vectors(keys)
 
     def hits(self, rows: np.ndarray, scores: np.ndarray, source: str) -> list[Hit]:
+        """Chunk rows an index returned, as ranked hits credited to ``source``."""
         chunks = self.store.chunks_by_row(rows.tolist())
         missing = [r for r in rows.tolist() if r not in chunks]
         if missing:  # rows a leased generation shows are kept, so this is damage
@@ -898,54 +409,34 @@ class KnowledgeBase:
         return [Hit(chunks[row], float(score), {source: float(score)}, {source: rank}, (source,))
                 for rank, (row, score) in enumerate(zip(rows.tolist(), scores.tolist()), start=1)]
 
-    def bm25_retriever(self, name: str = "bm25", statistics: str | None = None) -> "BM25Retriever":
-        from rag_plugins.retrievers.bm25 import BM25Retriever
+    # retrievers, from the catalog ----------------------------------------------------------
+    def retriever(self, kind: str, **options: Any) -> Any:
+        """The retriever of ``kind`` over this base (:data:`rag_plugins.catalog.CATALOG`:
+        ``bm25``, ``dense``, ``hybrid``, ``graph``, ``graph+hybrid``, ``routed``, ...)."""
+        if KnowledgeBase.catalog is None:
+            raise InvalidInputError("no retriever catalog is installed; import rag_plugins first")
+        return KnowledgeBase.catalog.build(kind, self, **options)
 
-        return BM25Retriever(self, name=name, statistics=statistics)
+    def bm25_retriever(self, name: str = "bm25", statistics: str | None = None) -> Any:
+        return self.retriever("bm25", name=name, statistics=statistics)
 
-    def dense_retriever(self, name: str = "dense") -> "DenseRetriever":
-        from rag_plugins.retrievers.dense import DenseRetriever
-
-        return DenseRetriever(self, name=name)
+    def dense_retriever(self, name: str = "dense") -> Any:
+        return self.retriever("dense", name=name)
 
     def hybrid_retriever(self, method: str | None = None, weights: Mapping[str, float] | None = None,
-                         **options: Any) -> "HybridRetriever":
+                         **options: Any) -> Any:
         """BM25 and dense fused; ``method`` defaults to relative-score fusion with equal
-        weights (:data:`~rag_plugins.retrievers.fusion.HYBRID_FUSION`, chosen on SciFact train)."""
-        from rag_plugins.retrievers.fusion import HYBRID_FUSION
-        from rag_plugins.retrievers.hybrid import HybridRetriever
+        weights (:data:`~rag_plugins.retrievers.fusion.HYBRID_FUSION`, chosen on training data)."""
+        return self.retriever("hybrid", method=method, weights=weights, **options)
 
-        method = HYBRID_FUSION if method is None else method
-        return HybridRetriever([self.bm25_retriever(), self.dense_retriever()], method=method,
-                               weights=weights, **options)
-
-    def graph_retriever(self, mode: str = "ppr", **options: Any) -> "GraphRetriever":
-        from rag_plugins.graph.retriever import GraphRetriever
-
-        return GraphRetriever(self, mode, **options)
-
-    def retriever(self, kind: str, **options: Any) -> Any:
-        """``bm25``, ``dense``, ``hybrid``, ``graph`` or ``graph+hybrid``, by name (what the
-        CLI uses)."""
-        if kind == "bm25":
-            return self.bm25_retriever(**options)
-        if kind == "dense":
-            return self.dense_retriever(**options)
-        if kind == "hybrid":
-            return self.hybrid_retriever(**options)
-        if kind == "graph":
-            return self.graph_retriever(**options)
-        if kind == "graph+hybrid":
-            from rag_plugins.graph.combined import GraphExpandedRetriever
-
-            return GraphExpandedRetriever(self.hybrid_retriever(), self.graph_retriever(), **options)
-        raise InvalidInputError(f"unknown retriever {kind!r}; use bm25, dense, hybrid, graph or graph+hybrid")
+    def graph_retriever(self, mode: str = "ppr", **options: Any) -> Any:
+        return self.retriever("graph", mode=mode, **options)
 
     @property
-    def knowledge_graph(self) -> "KnowledgeGraph | None":
+    def knowledge_graph(self) -> Any:
         """The committed knowledge graph (networkx inside: ``kb.knowledge_graph.graph``), or
         None for a base built without one. Treat it as read-only."""
-        graph = self._snapshot.graph
+        graph = self._snapshot.indexes.get("graph")
         return graph.kg if graph is not None else None
 
     # lifecycle ---------------------------------------------------------------------------
@@ -963,92 +454,3 @@ class KnowledgeBase:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def _as_extractor(graph: bool | Extractor | None) -> Extractor | None:
-    if graph is None or graph is False:
-        return None
-    if graph is True:
-        from rag_plugins.graph.heuristic import HeuristicExtractor
-
-        return HeuristicExtractor()
-    if not isinstance(graph, Extractor):
-        raise InvalidInputError(
-            f"graph must be True, False or an Extractor (with name, config() and extract(chunks)); "
-            f"got {type(graph).__name__}"
-        )
-    return graph
-
-
-def _resolve_extractor(recorded: dict[str, Any] | None, given: Extractor | None, requested: Any,
-                       path: Path) -> Extractor | None:
-    if recorded is None:
-        if given is not None:
-            raise InvalidInputError(
-                f"{path} was created without a knowledge graph; index into a new directory with graph=..."
-            )
-        return None
-    if requested is False:
-        raise InvalidInputError(f"{path} has a knowledge graph; omit graph= or pass its extractor")
-    if given is None or requested is True:
-        if recorded.get("name") == "heuristic":
-            from rag_plugins.graph.heuristic import HeuristicExtractor
-
-            return HeuristicExtractor(**{k: v for k, v in recorded.items() if k != "name"})
-        return None  # searchable; changing documents needs the extractor (see _updated_graph)
-    if given.config() != recorded:
-        raise InvalidInputError(
-            f"{path} built its graph with extractor {recorded!r}, not {given.config()!r}; a graph "
-            "mixing extractors is inconsistent. Pass the same extractor, or index into a new directory"
-        )
-    return given
-
-
-def _check_same_model(recorded: dict[str, Any], embedder: Embedder, path: Path, fingerprint: str) -> None:
-    if recorded["fingerprint"] != fingerprint or recorded["dimension"] != embedder.dimension:
-        raise EmbeddingModelMismatchError(
-            f"{path} was embedded with {recorded['model_id']!r} (fingerprint "
-            f"{recorded['fingerprint'][:19]}, dimension {recorded['dimension']}), but the embedder "
-            f"given is {embedder.model_id!r} (fingerprint {fingerprint[:19]}, dimension "
-            f"{embedder.dimension}). Mixing models gives meaningless scores: reuse the base's own model "
-            "(command line: leave out --embedding-model; Python: KnowledgeBase.open without an embedder), "
-            "or index into a new directory"
-        )
-
-
-def _checked_id(doc_id: Any) -> str:
-    if not isinstance(doc_id, str):
-        raise InvalidInputError(f"a document id is a str, got {type(doc_id).__name__} {doc_id!r}")
-    return check_text(doc_id, "document id")
-
-
-def _remove_new_base(path: Path, existed: bool) -> None:
-    for name in ("kb.sqlite", "kb.sqlite-wal", "kb.sqlite-shm", "kb.sqlite-journal", "writer.lock"):
-        (path / name).unlink(missing_ok=True)
-    shutil.rmtree(path / "generations", ignore_errors=True)
-    if not existed:
-        try:
-            path.rmdir()
-        except OSError:  # something else was put there meanwhile: leave it
-            pass
-
-
-def _upgrade(store: DocumentStore, path: Path, read_only: bool) -> None:
-    if read_only:
-        raise UnsupportedFormatVersionError(
-            f"{path} was written by an older rag-plugins (format {store.get_meta('format_version')}); "
-            "open it once for writing (KnowledgeBase.open(path), or any rag-plugins index run) to "
-            "upgrade it in place, then open it read-only"
-        )
-    settings = store.get_meta("settings")
-    upgrade_1_to_2(store, store.get_meta("generation", 0))
-    store.set_meta("settings_sha256", settings_digest(settings))
-
-
-def _checked_settings(store: DocumentStore, path: Path) -> dict[str, Any]:
-    settings = store.get_meta("settings")
-    if not isinstance(settings, dict) or store.get_meta("settings_sha256") != settings_digest(settings):
-        raise IndexCorruptedError(
-            f"the settings in {path / 'kb.sqlite'} do not match their checksum; the file is damaged. "
-            "Restore the knowledge base from a backup or rebuild it"
-        )
-    return settings

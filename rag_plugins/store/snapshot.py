@@ -7,35 +7,43 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
+from rag_plugins.errors import MissingIndexError
 from rag_plugins.filters import MetadataIndex
-from rag_plugins.retrievers.bm25_index import BM25Index
-from rag_plugins.retrievers.vector_index import VectorIndex
-from rag_plugins.text.analysis import Analyzer
+from rag_plugins.index.base import INDEX_KINDS, Index
 
 if TYPE_CHECKING:
-    from rag_plugins.graph.index import GraphIndex
     from rag_plugins.store.locks import GenerationLease
+
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Position ``i`` in the BM25 index and the metadata index is chunk row ``rows[i]``."""
+    """Position ``i`` of every index that holds all chunks, and of the metadata index, is
+    chunk row ``rows[i]``. ``indexes`` maps each index kind the base holds to its generation."""
 
     generation: int
     rows: np.ndarray
-    bm25: BM25Index
-    analyzer: Analyzer
-    vectors: VectorIndex | None
+    indexes: Mapping[str, Index]
     metadata: MetadataIndex
-    graph: "GraphIndex | None" = None
-    graph_nodes: np.ndarray | None = None
-    """Per position, the graph node of its chunk (-1 when the graph does not hold it)."""
-    node_positions: np.ndarray | None = None
-    """The inverse: per graph node, the position of its chunk (-1 for entities)."""
     checksums: np.ndarray | None = None
     """Per position, the chunk row's checksum (what the manifest's chunk digest covers)."""
     lease: "GenerationLease | None" = None
     """Keeps this generation's files and chunk rows from being collected while in use."""
+    path: Any = None
+
+    def index(self, kind: str) -> Any:
+        """The index of ``kind``, or :class:`~rag_plugins.errors.MissingIndexError` saying
+        how to build a base that has one."""
+        index = self.indexes.get(kind)
+        if index is None:
+            what = getattr(INDEX_KINDS.get(kind), "missing", "") or (
+                f"has no {kind!r} index; the index kinds are fixed when a base is created: build one "
+                "with it in a new directory")
+            raise MissingIndexError(f"the knowledge base at {self.path} {what}")
+        return index
+
+    def has(self, kind: str) -> bool:
+        return kind in self.indexes
 
     def allowed_positions(self, filters: Mapping[str, Any] | None) -> np.ndarray | None:
         """Positions a search under ``filters`` may return; None (no filter) means all."""
@@ -43,13 +51,7 @@ class Snapshot:
             return None
         return np.flatnonzero(self.metadata.mask(filters))
 
-    def visible_graph_nodes(self, filters: Mapping[str, Any] | None) -> np.ndarray | None:
-        """Per graph node, whether a traversal under ``filters`` may use it: every entity,
-        and the chunks that pass the filter. None when there is no filter."""
+    def allowed_rows(self, filters: Mapping[str, Any] | None) -> np.ndarray | None:
+        """Chunk rows a search under ``filters`` may return; None (no filter) means all."""
         allowed = self.allowed_positions(filters)
-        if allowed is None or self.graph is None:
-            return None
-        visible = ~self.graph.is_chunk
-        nodes = self.graph_nodes[allowed]
-        visible[nodes[nodes >= 0]] = True
-        return visible
+        return None if allowed is None else self.rows[allowed]

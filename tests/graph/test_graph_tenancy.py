@@ -114,7 +114,7 @@ def test_synonym_edges_need_entities_the_filter_lets_through(tmp_path, minilm_pa
     shared.upsert([*mine, memo])
     for kb in (alone, shared):
         kb.commit()
-    assert shared.searchable_snapshot().graph.kg.graph.edges["e:acme corp", "e:acme corporation"]["kind"] == "synonym"
+    assert shared.searchable_snapshot().index("graph").kg.graph.edges["e:acme corp", "e:acme corporation"]["kind"] == "synonym"
     query = "Where does Acme Corp work?"
     assert {h.chunk.id for h in GraphRetriever(shared).retrieve(query, k=5)} >= {"a1#0", "a2#0"}
     expected = [(h.chunk.id, h.score) for h in GraphRetriever(alone).retrieve(query, k=5, filters=A)]

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag_plugins.retrievers.bm25_index import BM25Index, BM25Params
+from rag_plugins.index.bm25 import BM25Index, BM25Params
 from rag_plugins.text.analysis import Analyzer
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "data" / "hotpotqa_paragraphs.jsonl"

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rag_plugins.retrievers.vector_index import VectorIndex, VectorIndexConfig, gpu_count
+from rag_plugins.index.faiss_vectors import VectorIndex, VectorIndexConfig, gpu_count
 
 
 def unit(n, d=32, seed=0):

@@ -190,7 +190,7 @@ CRASH_SCRIPT = textwrap.dedent("""
     from rag_plugins import Document, KnowledgeBase
     from rag_plugins.store import knowledge_base as kbmod
     from rag_plugins.store.docstore import DocumentStore
-    from rag_plugins.retrievers.vector_index import VectorIndex
+    from rag_plugins.index.faiss_vectors import VectorIndex
     stage = sys.argv[2]
     if stage == "after_files":
         original = kbmod.KnowledgeBase._write_generation

@@ -14,6 +14,7 @@ from langchain_core.tools import StructuredTool
 
 from langchain_rag_plugins.convert import documents_to_hits, hit_to_document
 from langchain_rag_plugins.tools import langchain_tool
+from rag_plugins.errors import InvalidInputError, InvalidTypeError
 from rag_plugins.filter_policy import FilterPolicy
 from rag_plugins.generation.base import (
     Generation,
@@ -70,9 +71,9 @@ class LangChainGenerator:
 
     def __init__(self, runnable: Runnable, input: str = "messages", name: str | None = None):
         if input not in INPUTS:
-            raise ValueError(f"input must be one of {INPUTS}, got {input!r}")
+            raise InvalidInputError(f"input must be one of {INPUTS}, got {input!r}")
         if not hasattr(runnable, "invoke"):
-            raise TypeError(f"expected a LangChain Runnable or chat model, got {type(runnable).__name__}")
+            raise InvalidTypeError(f"expected a LangChain Runnable or chat model, got {type(runnable).__name__}")
         self.runnable = runnable
         self.input = input
         self.name = name or getattr(runnable, "model_name", None) or type(runnable).__name__
@@ -112,12 +113,14 @@ class LangChainRetrieverAdapter(BaseRetriever):
 
     def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
         if filters:
-            raise ValueError("a LangChain retriever takes its filters when it is built, not per query")
+            raise InvalidInputError("a LangChain retriever takes its filters when it is built, not per query; "
+                                    "build the retriever with them, or drop filters")
         return documents_to_hits(self.retriever.invoke(query))[:k]
 
     async def aretrieve(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
         if filters:
-            raise ValueError("a LangChain retriever takes its filters when it is built, not per query")
+            raise InvalidInputError("a LangChain retriever takes its filters when it is built, not per query; "
+                                    "build the retriever with them, or drop filters")
         return documents_to_hits(await self.retriever.ainvoke(query))[:k]
 
 
@@ -153,7 +156,7 @@ def _question(value: Any) -> tuple[str, dict[str, Any]]:
         for key in ("question", "query", "input"):
             if isinstance(value.get(key), str):
                 return value[key], {k: value[k] for k in ("k", "filters") if k in value}
-    raise TypeError("input must be the question as a string, or a dict with 'question' (optionally 'k', 'filters')")
+    raise InvalidTypeError("input must be the question as a string, or a dict with 'question' (optionally 'k', 'filters')")
 
 
 class IterativeRetrievalRunnable(Runnable[Any, dict]):
@@ -178,7 +181,7 @@ class IterativeRetrievalRunnable(Runnable[Any, dict]):
     def __init__(self, pipeline: IterativePipeline, name: str | None = None,
                  pinned_filters: Mapping[str, Any] | None = None):
         if not isinstance(pipeline, IterativePipeline):
-            raise TypeError(f"expected an IterRetGen, FlareRetrieval or AdaptiveRetrieval, got {type(pipeline).__name__}")
+            raise InvalidTypeError(f"expected an IterRetGen, FlareRetrieval or AdaptiveRetrieval, got {type(pipeline).__name__}")
         self.pipeline = pipeline
         self.filter_policy = FilterPolicy(pinned_filters, allow_operators=True)
         self.name = name or f"rag_plugins_{pipeline.name.replace('-', '_')}"

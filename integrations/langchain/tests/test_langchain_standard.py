@@ -9,33 +9,25 @@ import pytest
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
 from langchain_rag_plugins import RagPluginsRetriever
+from rag_plugins.catalog import CATALOG
 
 # names three chunks' terms, so every kind (BM25 too, whose hits share a term with the query) has k=3 hits
 QUERY = "How did Shirley Temple, the star of Kiss and Tell, become Chief of Protocol?"
 
 
 def core_retriever(kind: str, kb: Any, cross_encoder: str, estimator: Any) -> Any:
-    if kind == "routed":
-        from rag_plugins.routing import RoutedRetriever
+    """The catalog's ``kind``, given what the kinds that wrap a retriever must be handed."""
+    from rag_plugins.rerank import CrossEncoderReranker
 
-        return RoutedRetriever(kb)
-    if kind == "reranked":
-        from rag_plugins.rerank import CrossEncoderReranker, RerankedRetriever
-
-        return RerankedRetriever(kb.hybrid_retriever(), CrossEncoderReranker(cross_encoder, device="cpu"), depth=10)
-    if kind == "abstaining":
-        from rag_plugins.confidence import AbstainingRetriever
-
-        return AbstainingRetriever(kb.hybrid_retriever(), estimator, abstain_below=0.0)
-    if kind == "iterative":
-        from rag_plugins.generation import ExtractiveBridgeGenerator
-        from rag_plugins.iterative import IterativeRetriever, IterRetGen
-
-        return IterativeRetriever(IterRetGen(kb.hybrid_retriever(), ExtractiveBridgeGenerator(kb), iterations=2))
-    return kb.retriever(kind)
+    supplied = {
+        "reranked": {"reranker": CrossEncoderReranker(cross_encoder, device="cpu"), "depth": 10},
+        "abstaining": {"estimator": estimator, "abstain_below": 0.0},
+        "iterative": {"iterations": 2},
+    }
+    return CATALOG.build(kind, kb, **supplied.get(kind, {}))
 
 
-KINDS = ["bm25", "dense", "hybrid", "graph", "graph+hybrid", "routed", "reranked", "abstaining", "iterative"]
+KINDS = list(CATALOG.names)
 
 
 class TestEveryRetriever(RetrieversIntegrationTests):

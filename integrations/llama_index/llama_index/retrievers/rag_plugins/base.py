@@ -9,6 +9,7 @@ from llama_index.core.callbacks import CallbackManager
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
+from llama_index.retrievers.rag_plugins.events import emit_route_decision
 
 from rag_plugins.filter_policy import FilterPolicy
 from rag_plugins.tracing import atraced_search, traced_search
@@ -146,7 +147,5 @@ class RagPluginsRetriever(BaseRetriever):
     def _nodes(self, search: Any) -> list[NodeWithScore]:
         emit_search(search)
         if search.route is not None:
-            from llama_index.retrievers.rag_plugins.routing import emit_route_decision
-
             emit_route_decision(search)
         return search_to_nodes(search)

@@ -18,6 +18,7 @@ from llama_index.retrievers.rag_plugins.base import hit_to_node
 from llama_index.retrievers.rag_plugins.tools import llama_index_tool
 from pydantic import ConfigDict, field_validator
 
+from rag_plugins.errors import InvalidTypeError
 from rag_plugins.filter_policy import FilterPolicy
 from rag_plugins.generation.base import Generation, GenerationRequest, TokenLogprob
 from rag_plugins.iterative.pipeline import IterativePipeline
@@ -67,7 +68,7 @@ class LlamaIndexGenerator:
 
     def __init__(self, llm: LLM, name: str | None = None):
         if not hasattr(llm, "complete"):
-            raise TypeError(f"expected a LlamaIndex LLM, got {type(llm).__name__}")
+            raise InvalidTypeError(f"expected a LlamaIndex LLM (with complete/acomplete), got {type(llm).__name__}")
         self.llm = llm
         self.name = name or str(getattr(llm.metadata, "model_name", None) or type(llm).__name__)
 

@@ -3,32 +3,16 @@ instrumentation event, and one ``FunctionTool`` per route for agents."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence
+from typing import Any, Sequence
 
-from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.llms import LLM
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools import FunctionTool
+from llama_index.retrievers.rag_plugins.events import RouteDecisionEvent
 from llama_index.retrievers.rag_plugins.tools import llama_index_tool
 
 from rag_plugins.routing.llm import ROUTER_PROMPT, LLMRouter
 from rag_plugins.tools import SearchTool, route_description, route_tool_name
-
-dispatcher = get_dispatcher(__name__)
-
-
-class RouteDecisionEvent(BaseEvent):
-    """Emitted by ``RagPluginsRetriever`` over a ``RoutedRetriever``: which routes ran for
-    ``query``, with the router's confidence, reasons and timings."""
-
-    query: str
-    decision: Dict[str, Any]
-    timings: Dict[str, float]
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "RouteDecisionEvent"
 
 
 class LLMRouterForLlamaIndex(LLMRouter):
@@ -73,6 +57,4 @@ def route_tools(routed: Any, k: int = 4, routes: Sequence[str] | None = None, **
             for r in (routes or routed.routes)]
 
 
-def emit_route_decision(search: Any) -> None:
-    dispatcher.event(RouteDecisionEvent(query=search.query, decision=dict(search.route),
-                                        timings=dict(search.timings)))
+__all__ = ["LLMRouterForLlamaIndex", "RouteDecisionEvent", "route_tools"]

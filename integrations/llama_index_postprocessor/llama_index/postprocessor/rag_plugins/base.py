@@ -14,6 +14,7 @@ from llama_index.retrievers.rag_plugins.base import (
     search_to_nodes,
 )
 
+from rag_plugins.errors import InvalidInputError
 from rag_plugins.tracing import traced_rerank
 
 
@@ -57,7 +58,7 @@ class RagPluginsRerank(BaseNodePostprocessor):
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         if query_bundle is None:
-            raise ValueError("RagPluginsRerank needs the query: pass query_bundle or query_str")
+            raise InvalidInputError("RagPluginsRerank needs the query: pass query_bundle or query_str")
         policy = None
         if self._confidence is not None:
             from rag_plugins.confidence import AbstentionPolicy

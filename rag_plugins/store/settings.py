@@ -1,0 +1,192 @@
+"""A knowledge base's settings: chosen when it is created, checked on every later open.
+
+The settings (chunking, analyzer, BM25 parameters, vector index, embedding model, graph
+extractor) live in ``kb.sqlite`` with a checksum. This module makes them for a new base,
+checks that what an ``open`` asks for agrees with them, and resolves the embedder and the
+extractor a base was built with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rag_plugins.errors import EmbeddingModelMismatchError, IndexCorruptedError, InvalidInputError, \
+    UnsupportedFormatVersionError
+from rag_plugins.graph.extraction import Extractor
+from rag_plugins.index.bm25 import BM25Params
+from rag_plugins.index.faiss_vectors import VectorIndexConfig
+from rag_plugins.protocols import Embedder
+from rag_plugins.store.docstore import DocumentStore
+from rag_plugins.store.integrity import settings_digest
+from rag_plugins.store.migrations import upgrade_1_to_2
+from rag_plugins.text.analysis import Analyzer
+
+
+def requested_settings(chunk_size: int | None, chunk_overlap: int | None, analyzer: Analyzer | None,
+                       bm25: BM25Params | None, vector_index: VectorIndexConfig | None,
+                       index_context: bool | None) -> dict[str, Any]:
+    """What one ``open`` asks for, as settings entries (None: not asked)."""
+    return {
+        "chunk_size": chunk_size, "chunk_overlap": chunk_overlap,
+        "analyzer": analyzer.config() if analyzer else None,
+        "bm25": {"k1": bm25.k1, "b": bm25.b} if bm25 else None,
+        "vector_index": vector_index.to_dict() if vector_index else None,
+        "index_context": index_context,
+    }
+
+
+def new_settings(embedder: Embedder | None, requested: dict[str, Any], extractor: Extractor | None) -> dict[str, Any]:
+    """The settings of a new base: what was asked for, defaults for the rest."""
+    embedding = None
+    chunk_size = requested["chunk_size"]
+    if embedder is not None:
+        embedding = {"model_id": embedder.model_id, "revision": getattr(embedder, "revision", None),
+                     "fingerprint": embedder.fingerprint, "dimension": int(embedder.dimension),
+                     "normalize": bool(embedder.normalize)}
+        if chunk_size is None:
+            max_len = getattr(embedder, "max_seq_length", None) or 512
+            chunk_size = max(16, min(max_len, 512) - 32)  # room for special tokens + headings
+    return {
+        "chunk_size": chunk_size or 200,
+        "chunk_overlap": requested["chunk_overlap"] or 0,
+        "analyzer": requested["analyzer"] or Analyzer().config(),
+        "bm25": requested["bm25"] or {"k1": BM25Params().k1, "b": BM25Params().b},
+        "vector_index": requested["vector_index"] or VectorIndexConfig().to_dict(),
+        "index_context": True if requested["index_context"] is None else requested["index_context"],
+        "embedding": embedding,
+        "graph": extractor.config() if extractor is not None else None,
+    }
+
+
+def check_requested(settings: dict[str, Any], requested: dict[str, Any], path: Path) -> None:
+    """Refuse an ``open`` asking for settings other than the base's."""
+    for key, value in requested.items():
+        if value is None:
+            continue
+        stored = settings.get(key)
+        if key == "vector_index":
+            stored = {**stored, "use_gpu": None}
+            value = {**value, "use_gpu": None}
+        if stored != value:
+            raise InvalidInputError(
+                f"{path} was created with {key}={stored!r}, not {value!r}; settings are fixed "
+                "when a knowledge base is created. Omit the argument, or index into a new directory"
+            )
+
+
+def checked_settings(store: DocumentStore, path: Path) -> dict[str, Any]:
+    """The settings recorded in ``kb.sqlite``, verified against their checksum."""
+    settings = store.get_meta("settings")
+    if not isinstance(settings, dict) or store.get_meta("settings_sha256") != settings_digest(settings):
+        raise IndexCorruptedError(
+            f"the settings in {path / 'kb.sqlite'} do not match their checksum; the file is damaged. "
+            "Restore the knowledge base from a backup or rebuild it"
+        )
+    return settings
+
+
+def upgrade(store: DocumentStore, path: Path, read_only: bool) -> None:
+    """Bring a base written by an older release to the current format, in place."""
+    if read_only:
+        raise UnsupportedFormatVersionError(
+            f"{path} was written by an older rag-plugins (format {store.get_meta('format_version')}); "
+            "open it once for writing (KnowledgeBase.open(path), or any rag-plugins index run) to "
+            "upgrade it in place, then open it read-only"
+        )
+    settings = store.get_meta("settings")
+    upgrade_1_to_2(store, store.get_meta("generation", 0))
+    store.set_meta("settings_sha256", settings_digest(settings))
+
+
+def resolve_embedder(settings: dict[str, Any], embedder: Embedder | None, path: Path) -> Embedder | None:
+    """The embedder an existing base searches with: the one given (checked once the base is
+    open), else its recorded model (or the folder ``$RAG_PLUGINS_EMBEDDING_MODEL`` names)."""
+    recorded = settings.get("embedding")
+    if recorded is None:
+        if embedder is not None:
+            raise EmbeddingModelMismatchError(
+                f"{path} was built without dense embeddings (BM25 only); it cannot be opened "
+                "with an embedder. Index into a new directory to add dense retrieval"
+            )
+        return None
+    if embedder is None:
+        from rag_plugins._model_files import configured_embedding_model
+        from rag_plugins.embeddings.sentence_transformer import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(configured_embedding_model(recorded["model_id"]),
+                                           revision=recorded.get("revision"), normalize=recorded["normalize"])
+    return embedder
+
+
+def check_same_model(recorded: dict[str, Any], embedder: Embedder, path: Path, fingerprint: str) -> None:
+    if recorded["fingerprint"] != fingerprint or recorded["dimension"] != embedder.dimension:
+        raise EmbeddingModelMismatchError(
+            f"{path} was embedded with {recorded['model_id']!r} (fingerprint "
+            f"{recorded['fingerprint'][:19]}, dimension {recorded['dimension']}), but the embedder "
+            f"given is {embedder.model_id!r} (fingerprint {fingerprint[:19]}, dimension "
+            f"{embedder.dimension}). Mixing models gives meaningless scores: reuse the base's own model "
+            "(command line: leave out --embedding-model; Python: KnowledgeBase.open without an embedder), "
+            "or index into a new directory"
+        )
+
+
+def check_embedder(settings: dict[str, Any], embedder: Embedder, store: DocumentStore, path: Path,
+                   read_only: bool) -> None:
+    """The embedder must be the model that built the index. A base recorded before
+    fingerprints covered every weight is checked by the sampled fingerprint, and the full
+    one is recorded by its first writer and checked from then on."""
+    recorded = settings["embedding"]
+    full = embedder.fingerprint
+    legacy = getattr(embedder, "legacy_fingerprint", None)
+    if recorded["fingerprint"] == full or legacy is None or recorded["fingerprint"].startswith("sha256:"):
+        check_same_model(recorded, embedder, path, full)
+        return
+    check_same_model(recorded, embedder, path, legacy)
+    content = store.get_meta("embedding_content_fingerprint")
+    if content is None and not read_only:
+        store.set_meta("embedding_content_fingerprint", full)
+    elif content is not None and content != full:
+        check_same_model({**recorded, "fingerprint": content}, embedder, path, full)
+
+
+def as_extractor(graph: bool | Extractor | None) -> Extractor | None:
+    """``open``'s ``graph=`` argument as an extractor (None: no graph)."""
+    if graph is None or graph is False:
+        return None
+    if graph is True:
+        from rag_plugins.graph.heuristic import HeuristicExtractor
+
+        return HeuristicExtractor()
+    if not isinstance(graph, Extractor):
+        raise InvalidInputError(
+            f"graph must be True, False or an Extractor (with name, config() and extract(chunks)); "
+            f"got {type(graph).__name__}"
+        )
+    return graph
+
+
+def resolve_extractor(recorded: dict[str, Any] | None, given: Extractor | None, requested: Any,
+                      path: Path) -> Extractor | None:
+    """The extractor that keeps an existing base's graph: the recorded default one, or the
+    one given when it is the one that built the graph."""
+    if recorded is None:
+        if given is not None:
+            raise InvalidInputError(
+                f"{path} was created without a knowledge graph; index into a new directory with graph=..."
+            )
+        return None
+    if requested is False:
+        raise InvalidInputError(f"{path} has a knowledge graph; omit graph= or pass its extractor")
+    if given is None or requested is True:
+        if recorded.get("name") == "heuristic":
+            from rag_plugins.graph.heuristic import HeuristicExtractor
+
+            return HeuristicExtractor(**{k: v for k, v in recorded.items() if k != "name"})
+        return None  # searchable; changing documents needs the extractor (see CommitServices.extract)
+    if given.config() != recorded:
+        raise InvalidInputError(
+            f"{path} built its graph with extractor {recorded!r}, not {given.config()!r}; a graph "
+            "mixing extractors is inconsistent. Pass the same extractor, or index into a new directory"
+        )
+    return given
