@@ -111,7 +111,7 @@ def update_seconds(kb: KnowledgeBase, dataset) -> dict:
 
 
 def retrievers(kb: KnowledgeBase, graph: dict, expanded: dict) -> dict:
-    hybrid = kb.hybrid_retriever(method=FUSION["method"], weights=FUSION["weights"], rrf_k=FUSION["rrf_k"])
+    hybrid = kb.hybrid_retriever()
     return {
         "bm25": kb.bm25_retriever(),
         "dense": kb.dense_retriever(),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scifact import FUSION  # noqa: E402
+from scifact import RELATIVE_SCORE as FUSION  # noqa: E402  (the default on that commit)
 from rag_plugins import KnowledgeBase
 from rag_plugins.eval.beir import load_beir
 from rag_plugins.eval.runner import evaluate_run, run_queries

@@ -40,7 +40,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RAG_PLUGINS_PROGRESS", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scifact import DATA, FUSION, HERE, WORK, model_path  # noqa: E402
+from scifact import DATA, HERE, RELATIVE_SCORE as FUSION, WORK, model_path  # noqa: E402
 
 from rag_plugins import KnowledgeBase  # noqa: E402
 from rag_plugins.confidence import ConfidenceEstimator  # noqa: E402

@@ -163,11 +163,13 @@ def _dense(kb: SearchableBase, name: str = "dense") -> Retriever:
 
 def _hybrid(kb: SearchableBase, method: str | None = None, weights: Mapping[str, float] | None = None,
             **options: Any) -> Retriever:
-    from rag_plugins.retrievers.fusion import HYBRID_FUSION
+    from rag_plugins.retrievers.fusion import HYBRID_FUSION, HYBRID_WEIGHTS
     from rag_plugins.retrievers.hybrid import HybridRetriever
 
-    return HybridRetriever([_bm25(kb), _dense(kb)], method=HYBRID_FUSION if method is None else method,
-                           weights=weights, **options)
+    method = HYBRID_FUSION if method is None else method
+    if weights is None and method == HYBRID_FUSION:  # the default setting is a method and its weights
+        weights = HYBRID_WEIGHTS
+    return HybridRetriever([_bm25(kb), _dense(kb)], method=method, weights=weights, **options)
 
 
 def _graph(kb: SearchableBase, mode: str = "ppr", **options: Any) -> Retriever:

@@ -112,11 +112,13 @@ def convex_combination(lists: RankedLists, weights: Mapping[str, float],
     return fused
 
 
-# BM25 + dense fusion of kb.hybrid_retriever() and the CLI, chosen from 44 settings on SciFact
-# train (benchmarks/tune_fusion.py: RRF k 10-100, relative score, z-score, convex; BM25 weight
-# 0.5-2.0; z-score now leads it there by 0.0008). HybridRetriever itself defaults to RRF, which
-# needs no comparable scores.
-HYBRID_FUSION = "relative_score"
+# BM25 + dense fusion of kb.hybrid_retriever() and the CLI: the best mean nDCG@10 over the two
+# training sets (SciFact train, HotpotQA tuning half) of 44 settings (benchmarks/tune_fusion.py:
+# RRF k 10-100, relative score, z-score, convex; BM25 weight 0.5-2.0). HybridRetriever itself
+# defaults to RRF, which needs no comparable scores.
+HYBRID_FUSION = "zscore"
+HYBRID_WEIGHTS = {"bm25": 2.0, "dense": 1.0}
+"""The weights that go with :data:`HYBRID_FUSION` when none are given (other methods: equal)."""
 
 FUSION_METHODS = {
     "rrf": reciprocal_rank_fusion,
