@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -142,3 +144,14 @@ class Hit:
             "provenance": list(self.provenance),
             "evidence": dict(self.evidence),
         }
+
+
+@dataclass(frozen=True)
+class IndexChanges:
+    """One commit, as the indexes see it: the rows it retires (replaced or deleted
+    chunks) and the chunks it adds, with their new rows and the text each index reads."""
+
+    removed_rows: np.ndarray
+    added_rows: np.ndarray
+    chunks: Sequence[Chunk]
+    texts: Sequence[str]

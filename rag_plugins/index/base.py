@@ -1,4 +1,5 @@
-"""What every index of a knowledge base implements, and what the store offers it.
+"""The defaults and the registry of index kinds (the :class:`~rag_plugins.protocols.Index`
+protocol itself lives with the others, in :mod:`rag_plugins.protocols`).
 
 A knowledge base holds one index per kind its settings ask for (BM25, vectors, graph, or a
 kind registered later). The store knows them only through :class:`Index`: on every commit
@@ -15,108 +16,16 @@ for the smallest one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
 from rag_plugins.errors import InvalidInputError
-from rag_plugins.types import Chunk
+from rag_plugins.protocols import Index, IndexServices
+from rag_plugins.types import IndexChanges
 
-
-@dataclass(frozen=True)
-class IndexChanges:
-    """One commit, as the indexes see it: the rows it retires (replaced or deleted
-    chunks) and the chunks it adds, with their new rows and the text each index reads."""
-
-    removed_rows: np.ndarray
-    added_rows: np.ndarray
-    chunks: Sequence[Chunk]
-    texts: Sequence[str]
-
-
-class IndexServices(Protocol):
-    """What the store lends an index while it loads or builds a generation: the base's
-    settings and its shared, cached work (embedding, entity extraction)."""
-
-    settings: Mapping[str, Any]
-    use_gpu: bool | None
-
-    @property
-    def has_embedder(self) -> bool: ...
-
-    def show_progress(self, n: int) -> bool | None:
-        """Whether a loop over ``n`` items shows a progress bar."""
-        ...
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors of chunk texts (content-hash cached: each text is embedded once)."""
-        ...
-
-    def entity_vectors(self, keys: Sequence[str]) -> np.ndarray:
-        """Unit vectors of entity names (cached like :meth:`embed`)."""
-        ...
-
-    def extract(self, chunks: Sequence[Chunk]) -> list[Any]:
-        """The base's extractor's output for ``chunks`` (cached for LLM extractors)."""
-        ...
-
-    def chunk_ids(self, rows: np.ndarray) -> list[str]:
-        """The ids of committed chunk rows (what ``removed_rows`` were)."""
-        ...
-
-
-@runtime_checkable
-class Index(Protocol):
-    """One generation of one index kind. Generations are immutable: :meth:`apply` returns
-    the next one and leaves this one as readers see it.
-
-    ``rows`` is the chunk row at each position for indexes that hold every chunk in row
-    order (the store checks it against ``kb.sqlite``), or None for those that do not."""
-
-    kind: ClassVar[str]
-    rows: np.ndarray | None
-
-    @classmethod
-    def wanted(cls, settings: Mapping[str, Any]) -> bool:
-        """Whether a base created with ``settings`` has an index of this kind."""
-        ...
-
-    @classmethod
-    def empty(cls, services: IndexServices) -> "Index":
-        """Generation 0: nothing indexed."""
-        ...
-
-    @classmethod
-    def load(cls, directory: Path, services: IndexServices) -> "Index":
-        """The generation saved in ``directory`` (whose manifest has been verified)."""
-        ...
-
-    def apply(self, changes: IndexChanges, services: IndexServices) -> "Index":
-        """The next generation: this one without ``changes.removed_rows``, with the new chunks."""
-        ...
-
-    def save(self, directory: Path) -> list[str]:
-        """Write this generation into ``directory``; return the file names written (the
-        manifest checksums them, so readers detect damage)."""
-        ...
-
-    def bind(self, rows: np.ndarray, chunk_ids: Sequence[str]) -> None:
-        """Told, once a generation becomes readable, its chunk rows (ascending; position
-        ``i`` of a filter mask is ``rows[i]``) and the chunk id of each."""
-        ...
-
-    def search(self, query: Any, k: int, allowed_rows: np.ndarray | None = None,
-               **options: Any) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per query of the batch ``query`` (each kind reads its own query type: texts for
-        BM25, vectors for FAISS, restart weights for the graph), the best ``k`` chunk rows
-        among ``allowed_rows`` (None: all) and their scores, best first."""
-        ...
-
-    def describe(self) -> dict[str, Any]:
-        """``{"kind", "size", "unit", "settings"}``: what ``kb.describe()`` and the manifest show."""
-        ...
+__all__ = ["INDEX_KINDS", "Index", "IndexBase", "IndexChanges", "IndexServices", "index_kinds_for", "register_index",
+           "rows_to_positions"]
 
 
 class IndexBase:

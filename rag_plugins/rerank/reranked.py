@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any
 
 from rag_plugins._validation import check_k
-from rag_plugins.protocols import Filters, Retriever
+from rag_plugins.protocols import Filters, Reranker, Retriever
 from rag_plugins.retrievers.catalog import CATALOG, RetrieverKind, register_retriever
 from rag_plugins.retrievers.base import BaseRetriever
 from rag_plugins.types import Hit
-
-
-@runtime_checkable
-class Reranker(Protocol):
-    """Reorders (and may cut) one query's hits, returning new hits."""
-
-    name: str
-
-    def rerank(self, query: str, hits: Sequence[Hit], top_n: int | None = None) -> list[Hit]: ...
 
 
 class RerankedRetriever(BaseRetriever):
