@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from rag_plugins.catalog import CATALOG
 from rag_plugins.cli.common import (
     add_graph_args, add_iterative_args, add_retriever_args, add_router_args, make_retriever, parse_filter,
 )
@@ -38,11 +39,12 @@ def run(args: argparse.Namespace) -> int:
         raise RagPluginsError(f"{directory} is not a knowledge base; create it with: rag-plugins index PATH --kb {directory}")
     with KnowledgeBase.open(directory, embedder=args.embedding_model, read_only=True) as kb:
         kind = args.retriever
-        if kind.startswith("graph") and kb.knowledge_graph is None:
+        missing = CATALOG.needs(kind, getattr(args, "base", None)) - set(kb.index_kinds)
+        if "graph" in missing:
             raise RagPluginsError(f"{directory} has no knowledge graph; build one with: "
                                   f"rag-plugins index PATH --kb NEW_DIR --graph")
-        if kind in ("dense", "hybrid", "graph+hybrid") and kb.embedder is None:
-            fallback = "graph" if kind == "graph+hybrid" else "bm25"
+        if "vectors" in missing and kind in CATALOG.routes:  # the same search without its dense part
+            fallback = "graph" if "graph" in CATALOG.needs(kind) else "bm25"
             print(f"note: {directory} has no dense index; answering with --retriever {fallback}", file=sys.stderr)
             kind = fallback
         retriever = make_retriever(kb, kind, args.fusion, args.graph_mode, args)
