@@ -141,6 +141,7 @@ class KnowledgeBase:
         vector_index: VectorIndexConfig | None = None,
         index_context: bool | None = None,
         graph: bool | Extractor | None = None,
+        indexes: Mapping[str, Mapping[str, Any]] | None = None,
         show_progress: bool | None = None,
         use_gpu: bool | None = None,
         read_only: bool = False,
@@ -160,6 +161,9 @@ class KnowledgeBase:
         :class:`~rag_plugins.graph.heuristic.HeuristicExtractor` (no LLM, no download), or
         any :class:`~rag_plugins.graph.extraction.Extractor`. A base with a graph reopens
         with its recorded default extractor; other extractors must be passed again.
+        ``indexes`` gives registered index kinds (:func:`rag_plugins.index.register_index`)
+        their creation-time settings, ``{kind: {...}}`` as JSON, kept in the base's settings
+        under ``"indexes"`` (where the kind's ``wanted`` and ``load`` read them).
 
         One process at a time opens a base for writing: a second writer gets
         :class:`~rag_plugins.errors.KnowledgeBaseLockedError` naming the holder, at once or
@@ -176,7 +180,7 @@ class KnowledgeBase:
         checked against its checksum whenever it is read, whatever ``verify`` says.
         """
         return open_base(cls, Path(path), embedder=embedder, requested=base_settings.requested_settings(
-            chunk_size, chunk_overlap, analyzer, bm25, vector_index, index_context), graph=graph,
+            chunk_size, chunk_overlap, analyzer, bm25, vector_index, index_context, indexes), graph=graph,
             show_progress=show_progress, use_gpu=use_gpu, read_only=read_only, lock_timeout=lock_timeout,
             auto_refresh=auto_refresh, bm25_statistics=bm25_statistics, verify=verify)
 

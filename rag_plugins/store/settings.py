@@ -8,8 +8,9 @@ extractor a base was built with.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from rag_plugins.errors import EmbeddingModelMismatchError, IndexCorruptedError, InvalidInputError, \
     UnsupportedFormatVersionError
@@ -25,7 +26,8 @@ from rag_plugins.text.analysis import Analyzer
 
 def requested_settings(chunk_size: int | None, chunk_overlap: int | None, analyzer: Analyzer | None,
                        bm25: BM25Params | None, vector_index: VectorIndexConfig | None,
-                       index_context: bool | None) -> dict[str, Any]:
+                       index_context: bool | None, indexes: Mapping[str, Mapping[str, Any]] | None = None
+                       ) -> dict[str, Any]:
     """What one ``open`` asks for, as settings entries (None: not asked)."""
     return {
         "chunk_size": chunk_size, "chunk_overlap": chunk_overlap,
@@ -33,7 +35,31 @@ def requested_settings(chunk_size: int | None, chunk_overlap: int | None, analyz
         "bm25": {"k1": bm25.k1, "b": bm25.b} if bm25 else None,
         "vector_index": vector_index.to_dict() if vector_index else None,
         "index_context": index_context,
+        "indexes": checked_index_settings(indexes),
     }
+
+
+def checked_index_settings(indexes: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, Any]] | None:
+    """``open``'s ``indexes=``: per registered index kind, its creation-time settings (JSON)."""
+    if indexes is None:
+        return None
+    from rag_plugins.index import INDEX_KINDS
+
+    if not isinstance(indexes, Mapping):
+        raise InvalidInputError(f"indexes must map index kinds to their settings, got {type(indexes).__name__}")
+    unknown = sorted(set(indexes) - set(INDEX_KINDS))
+    if unknown:
+        raise InvalidInputError(f"indexes names unregistered index kinds {unknown}; registered: {sorted(INDEX_KINDS)} "
+                                "(register a kind with rag_plugins.index.register_index first)")
+    out = {}
+    for kind, options in indexes.items():
+        if not isinstance(options, Mapping):
+            raise InvalidInputError(f"the settings of index kind {kind!r} must be a mapping, got {options!r}")
+        try:
+            out[kind] = json.loads(json.dumps(dict(options), allow_nan=False, sort_keys=True))
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"the settings of index kind {kind!r} must be JSON without NaN ({exc})") from exc
+    return out
 
 
 def new_settings(embedder: Embedder | None, requested: dict[str, Any], extractor: Extractor | None) -> dict[str, Any]:
@@ -56,6 +82,7 @@ def new_settings(embedder: Embedder | None, requested: dict[str, Any], extractor
         "index_context": True if requested["index_context"] is None else requested["index_context"],
         "embedding": embedding,
         "graph": extractor.config() if extractor is not None else None,
+        **({"indexes": requested["indexes"]} if requested.get("indexes") else {}),
     }
 
 
@@ -65,6 +92,8 @@ def check_requested(settings: dict[str, Any], requested: dict[str, Any], path: P
         if value is None:
             continue
         stored = settings.get(key)
+        if key == "indexes":
+            stored = stored or {}
         if key == "vector_index":
             stored = {**stored, "use_gpu": None}
             value = {**value, "use_gpu": None}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,35 +18,35 @@ from rag_plugins.retrievers.base import BaseRetriever
 
 
 class KeywordServerIndex(IndexBase):
-    """Chunk texts kept in a "server" (a SQLite file outside the base): each generation is
-    its own collection (table), and the generation folder records only its name."""
+    """Chunk texts kept in a "server" (a SQLite file outside the base, named by the base's
+    ``indexes={"keywords": {"server": ...}}`` setting): each generation is its own collection
+    (table), and the generation folder records only its name."""
 
     kind = "keywords"
-    server: Path
 
-    def __init__(self, collection: str):
-        self.collection = collection
+    def __init__(self, server: str, collection: str):
+        self.server, self.collection = server, collection
         with self._connect() as con:
             self.rows = np.array([r for (r,) in con.execute(f"SELECT row FROM {collection} ORDER BY row")], np.int64)
 
-    @classmethod
-    def _connect(cls) -> sqlite3.Connection:
-        return sqlite3.connect(cls.server)
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.server)
 
     @classmethod
     def wanted(cls, settings):
-        return True
+        return "keywords" in settings.get("indexes", {})
 
     @classmethod
     def empty(cls, services):
-        name = f"c_{uuid.uuid4().hex}"
-        with cls._connect() as con:
+        server, name = services.settings["indexes"]["keywords"]["server"], f"c_{uuid.uuid4().hex}"
+        with sqlite3.connect(server) as con:
             con.execute(f"CREATE TABLE {name} (row INTEGER PRIMARY KEY, text TEXT)")
-        return cls(name)
+        return cls(server, name)
 
     @classmethod
     def load(cls, directory, services):
-        return cls(json.loads((directory / "keywords.json").read_text())["collection"])
+        return cls(services.settings["indexes"]["keywords"]["server"],
+                   json.loads((directory / "keywords.json").read_text())["collection"])
 
     def apply(self, changes, services):
         name = f"c_{uuid.uuid4().hex}"
@@ -56,7 +55,7 @@ class KeywordServerIndex(IndexBase):
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM {self.collection} WHERE row NOT IN ({removed})")
             con.executemany(f"INSERT INTO {name} VALUES (?, ?)",
                             [(int(r), t.lower()) for r, t in zip(changes.added_rows, changes.texts)])
-        return KeywordServerIndex(name)
+        return KeywordServerIndex(self.server, name)
 
     def save(self, directory):
         (directory / "keywords.json").write_text(json.dumps({"collection": self.collection}))
@@ -86,8 +85,7 @@ class KeywordRetriever(BaseRetriever):
 
 
 @pytest.fixture
-def keyword_kind(tmp_path):
-    KeywordServerIndex.server = tmp_path / "server.sqlite"
+def keyword_kind():
     register_index(KeywordServerIndex)
     register_retriever(RetrieverKind("keyword", "Substring match, served from elsewhere.", KeywordRetriever,
                                      needs=("keywords",), options=("name",)))
@@ -97,7 +95,8 @@ def keyword_kind(tmp_path):
 
 
 def test_a_server_backed_index_kind_plugs_in(keyword_kind, tmp_path):
-    kb = KnowledgeBase.open(tmp_path / "kb")
+    server = {"keywords": {"server": str(tmp_path / "server.sqlite")}}
+    kb = KnowledgeBase.open(tmp_path / "kb", indexes=server)
     kb.upsert([Document("a", "solar panels on roofs", {"lang": "en"}), Document("b", "solar farms", {"lang": "de"}),
                Document("c", "wind farms", {"lang": "en"})])
     kb.commit()
@@ -121,9 +120,21 @@ def test_a_server_backed_index_kind_plugs_in(keyword_kind, tmp_path):
     assert sorted(h.document_id for h in before.retrieve("solar", k=5)) == ["a", "b", "c"]
     reader.close()
     kb.close()
-    reopened = KnowledgeBase.open(tmp_path / "kb")
+    reopened = KnowledgeBase.open(tmp_path / "kb")  # the server is in the base's settings
     assert sorted(h.document_id for h in reopened.retriever("keyword").retrieve("wind", k=5)) == ["c"]
     reopened.close()
+    with pytest.raises(InvalidInputError, match="settings are fixed"):
+        KnowledgeBase.open(tmp_path / "kb", indexes={"keywords": {"server": "elsewhere.sqlite"}})
+
+
+def test_index_settings_choose_the_kinds_and_are_checked(keyword_kind, tmp_path):
+    plain = KnowledgeBase.open(tmp_path / "plain")
+    assert plain.index_kinds == ("bm25",) and "indexes" not in plain.settings
+    with pytest.raises(InvalidInputError, match="unregistered index kinds \\['milvus'\\]"):
+        KnowledgeBase.open(tmp_path / "other", indexes={"milvus": {}})
+    with pytest.raises(InvalidInputError, match="must be JSON"):
+        KnowledgeBase.open(tmp_path / "other", indexes={"keywords": {"server": object()}})
+    assert not (tmp_path / "other").exists()  # a refused first open leaves nothing behind
 
 
 def test_registration_refuses_what_is_not_an_index():
