@@ -55,4 +55,5 @@ class DenseIndex(IndexBase):
         return self.vectors.live_count
 
     def settings(self) -> dict[str, Any]:
-        return {**self.vectors.config.to_dict(), "dimension": self.vectors.dimension, "on_gpu": self.vectors.on_gpu}
+        # config only: asking on_gpu would copy the index to a GPU inside every commit's manifest write
+        return {**self.vectors.config.to_dict(), "dimension": self.vectors.dimension}

@@ -19,7 +19,7 @@ from rag_plugins.types import Chunk
 
 
 class StoreServices:
-    """One per load or commit; counts the chunks it embedded (a commit reports them)."""
+    """One per load or commit; counts the chunks it embedded and extracted (a commit reports them)."""
 
     def __init__(self, path: Path, store: DocumentStore, settings: dict[str, Any], embeddings: EmbeddingCache,
                  extractor: Extractor | None, use_gpu: bool | None, show: Callable[[int], bool | None]):
@@ -31,6 +31,7 @@ class StoreServices:
         self.use_gpu = use_gpu
         self._show = show
         self.chunks_embedded = 0
+        self.chunks_extracted = 0
 
     @property
     def has_embedder(self) -> bool:
@@ -58,6 +59,7 @@ class StoreServices:
                 f"the knowledge base at {self.path} has a graph built by {self.settings['graph']!r}; "
                 "pass that extractor to KnowledgeBase.open(..., graph=extractor) to change its documents"
             )
+        self.chunks_extracted += len(chunks)
         cached: dict[str, dict] = {}
         keys: list[str] = []
         if getattr(self.extractor, "cache", False):

@@ -346,9 +346,8 @@ class KnowledgeBase:
             self.rollback()
             del snap  # drop this commit's hold on the old generation before collecting it
             self.collect_garbage()
-            extracted = len(chunk_rows) if self.settings.get("graph") is not None else 0
-            return CommitResult(generation, len(upserts), len(deletes), len(chunk_rows),
-                                len(old_rows), services.chunks_embedded, time.perf_counter() - started, extracted)
+            return CommitResult(generation, len(upserts), len(deletes), len(chunk_rows), len(old_rows),
+                                services.chunks_embedded, time.perf_counter() - started, services.chunks_extracted)
 
     def _check_store_matches(self, snap: Snapshot) -> None:
         """Before publishing: the store must still be what this writer's indexes describe
