@@ -87,16 +87,17 @@ def main() -> None:
         print(f"  {pooled[setting]:.4f}  (SciFact {scifact[setting]:.4f}, HotpotQA {hotpotqa[setting]:.4f})  "
               f"{describe(setting)}")
 
-    # relative score normalises a BM25 list that ran out of matches from BM25's floor (0); without that
+    # relative score and z-score normalise a BM25 list that ran out of matches with the unreturned
+    # candidates at BM25's floor (0); without that
     plain = [copy.copy(source) for source in sources]
     for source in plain:
         source.unreturned_at_floor = False
-    run, _ = run_queries(HybridRetriever(plain, method="relative_score", candidate_k=DEPTH), train, k=100,
-                         show_progress=False)
     short = sum(len(hits) < DEPTH for hits in sources[0].results.values())
-    print(f"SciFact train nDCG@10 {evaluate_run(run, train, cutoffs=(10,))['ndcg@10']:.4f}  method=relative_score, "
-          f"plain min-max ({short} of {len(train.queries)} BM25 lists shorter than the depth)")
-
+    for method, w in (("relative_score", 1.0), ("zscore", 2.0)):
+        hybrid = HybridRetriever(plain, method=method, weights={"bm25": w, "dense": 1.0}, candidate_k=DEPTH)
+        run, _ = run_queries(hybrid, train, k=100, show_progress=False)
+        print(f"SciFact train nDCG@10 {evaluate_run(run, train, cutoffs=(10,))['ndcg@10']:.4f}  method={method} "
+              f"bm25_weight={w}, without the floor ({short} of {len(train.queries)} BM25 lists shorter than the depth)")
 
 if __name__ == "__main__":
     main()

@@ -3,9 +3,12 @@
 Retrieval: :class:`Retriever` (and what it reads from a base, :class:`SearchableBase`,
 :class:`IndexedGeneration`), :class:`Reranker`, :class:`RetrieverCatalog`. Storage:
 :class:`Index` (one index kind; the seam for new backends) and :class:`IndexServices` (what the
-store lends it). Models: :class:`Embedder`, :class:`TokenCounter`. The protocols whose data
-types belong to a pipeline stay beside those types: ``Router`` (routing), ``Generator``
-(generation), ``Extractor`` (graph extraction).
+store lends it). Models: :class:`Embedder`, :class:`TokenCounter`. Pipeline stages:
+:class:`Extractor` (chunks to graph extractions), :class:`Router` (query features to a route
+decision), :class:`Generator` (a request to a generation). The data these speak in lives in
+the vocabulary modules beside this one: :mod:`rag_plugins.types`,
+:mod:`rag_plugins.extraction_types`, :mod:`rag_plugins.routing_types`,
+:mod:`rag_plugins.generation_types`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from typing import Any, ClassVar, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from rag_plugins.extraction_types import Extraction
+from rag_plugins.generation_types import Generation, GenerationRequest
+from rag_plugins.routing_types import QueryFeatures, RouteDecision
 from rag_plugins.types import Chunk, Hit, IndexChanges
 
 Filters = Mapping[str, Any]
@@ -209,3 +215,47 @@ class Index(Protocol):
     def describe(self) -> dict[str, Any]:
         """``{"kind", "size", "unit", "settings"}``: what ``kb.describe()`` and the manifest show."""
         ...
+
+
+@runtime_checkable
+class Extractor(Protocol):
+    """Turns chunks into :class:`~rag_plugins.extraction_types.Extraction` s, one per chunk,
+    in order.
+
+    ``config()`` is recorded with the knowledge base, so a base is never extended with
+    a different extractor than the one that built its graph.
+    """
+
+    name: str
+
+    def config(self) -> dict[str, Any]: ...
+
+    def extract(self, chunks: Sequence[Chunk]) -> list[Extraction]: ...
+
+
+@runtime_checkable
+class Router(Protocol):
+    """Decides which routes answer a query. ``needs_embedding`` asks the caller to put the
+    query embedding into the features (the learned router reads it)."""
+
+    name: str
+    needs_embedding: bool
+
+    def decide(self, features: QueryFeatures, routes: tuple[str, ...]) -> RouteDecision: ...
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Anything that turns a :class:`~rag_plugins.generation_types.GenerationRequest` into a
+    :class:`~rag_plugins.generation_types.Generation`.
+
+    ``agenerate`` must not block the event loop;
+    :class:`rag_plugins.generation.BaseGenerator` runs ``generate`` in a worker thread for
+    generators with no native async call.
+    """
+
+    name: str
+
+    def generate(self, request: GenerationRequest) -> Generation: ...
+
+    async def agenerate(self, request: GenerationRequest) -> Generation: ...

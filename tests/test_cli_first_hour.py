@@ -198,7 +198,8 @@ def test_a_usage_error_is_one_line_that_points_at_help(argv, message, capsys):
 def test_hybrid_search_defaults_to_the_fusion_chosen_on_training_data(tmp_path):
     for command in (["query", "kb", "x"], ["eval", "data", "--run-file", "r", "--output", "o"],
                     ["calibrate", "data", "--output", "o"], ["train-reranker", "data", "--base", "b", "--output", "o"]):
-        assert build_parser().parse_args(command).fusion == "relative_score"
+        assert build_parser().parse_args(command).fusion == "zscore"
     kb = KnowledgeBase.open(tmp_path / "kb")
-    assert kb.hybrid_retriever().method == "relative_score"
-    assert kb.retriever("hybrid").method == "relative_score"
+    for hybrid in (kb.hybrid_retriever(), kb.retriever("hybrid"), kb.retriever("graph+hybrid").first_stage):
+        assert (hybrid.method, hybrid.weights) == ("zscore", {"bm25": 2.0, "dense": 1.0})
+    assert kb.hybrid_retriever(method="rrf").weights == {"bm25": 1.0, "dense": 1.0}

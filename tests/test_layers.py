@@ -55,3 +55,26 @@ def test_the_store_imports_no_retrieval() -> None:
     store = [m for m in graph.modules if m.startswith("rag_plugins.store")]
     reached = {imported for m in store for imported in graph.find_modules_directly_imported_by(m)}
     assert sorted(m for m in reached if m.startswith(above)) == []
+
+
+def protocols_defined_outside(package_dir: Path, home: Path) -> list[str]:
+    """``module:Class`` for every ``typing.Protocol`` subclass defined in a module other than ``home``."""
+    import ast
+
+    found = []
+    for path in sorted(package_dir.rglob("*.py")):
+        if path == home:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and any(
+                    (isinstance(b, ast.Name) and b.id == "Protocol") or (isinstance(b, ast.Attribute) and b.attr == "Protocol")
+                    for b in node.bases):
+                found.append(f"{path.relative_to(package_dir).as_posix()}:{node.name}")
+    return found
+
+
+def test_every_protocol_lives_in_protocols_py(tmp_path) -> None:
+    package = ROOT / "rag_plugins"
+    assert protocols_defined_outside(package, package / "protocols.py") == []
+    (tmp_path / "stray.py").write_text("import typing\nclass Stray(typing.Protocol):\n    name: str\n")
+    assert protocols_defined_outside(tmp_path, tmp_path / "protocols.py") == ["stray.py:Stray"]

@@ -64,9 +64,9 @@ def add_fusion_arg(p: argparse.ArgumentParser) -> None:
     from rag_plugins.retrievers.fusion import FUSION_METHODS, HYBRID_FUSION, HYBRID_WEIGHTS
 
     p.add_argument("--fusion", choices=sorted(FUSION_METHODS), default=HYBRID_FUSION,
-                   help=f"how hybrid search merges BM25 and dense rankings (default {HYBRID_FUSION}: min-max "
-                        f"normalised scores, BM25 weight {HYBRID_WEIGHTS['bm25']:g} to dense {HYBRID_WEIGHTS['dense']:g}; "
-                        "other methods weigh both equally)")
+                   help=f"how hybrid search merges BM25 and dense rankings (default {HYBRID_FUSION}: standardised "
+                        f"scores, BM25 weight {HYBRID_WEIGHTS['bm25']:g} to dense {HYBRID_WEIGHTS['dense']:g}, chosen "
+                        "on training data; other methods weigh both equally)")
 
 
 def add_router_args(p: argparse.ArgumentParser, when: str = "with --retriever routed: ") -> None:

@@ -1,83 +1,21 @@
-"""What an extractor finds in a chunk, and the extractor protocol.
+"""Extraction from (subject, relation, object) triples.
 
-An :class:`Extraction` is everything one chunk contributes to the knowledge graph: the
-entities it mentions and the relations it states. The graph is the union of the
-extractions of its chunks, so removing a chunk removes exactly what it contributed.
+The data an extractor gives back lives in :mod:`rag_plugins.extraction_types`, the
+protocol in :mod:`rag_plugins.protocols`; both are re-exported here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterable, Mapping, Sequence
 
 from rag_plugins.errors import InvalidInputError
+from rag_plugins.extraction_types import Extraction, Mention, Relation
 from rag_plugins.graph.names import entity_key
+from rag_plugins.protocols import Extractor
 from rag_plugins.types import Chunk
 
-
-@dataclass(frozen=True)
-class Mention:
-    """An entity named in a chunk: its key (see :func:`entity_key`), the surface form,
-    a weight, and whether it is the title of the chunk's document."""
-
-    key: str
-    name: str
-    weight: float = 1.0
-    title: bool = False
-
-
-@dataclass(frozen=True)
-class Relation:
-    """``subject --label--> object`` between entity keys, stated by one chunk."""
-
-    subject: str
-    label: str
-    object: str
-    weight: float = 1.0
-
-
-@dataclass(frozen=True)
-class Extraction:
-    """One chunk's contribution. ``candidates`` are keys of name fragments (such as
-    "shirley temple" inside "Shirley Temple Black") that count as mentions only when a
-    document in the graph has that title."""
-
-    chunk_id: str
-    mentions: tuple[Mention, ...] = ()
-    relations: tuple[Relation, ...] = ()
-    candidates: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "mentions": [[m.key, m.name, m.weight, m.title] for m in self.mentions],
-            "relations": [[r.subject, r.label, r.object, r.weight] for r in self.relations],
-            "candidates": list(self.candidates),
-        }
-
-    @classmethod
-    def from_dict(cls, chunk_id: str, data: Mapping[str, Any]) -> "Extraction":
-        return cls(
-            chunk_id,
-            tuple(Mention(k, n, float(w), bool(t)) for k, n, w, t in data.get("mentions", ())),
-            tuple(Relation(s, label, o, float(w)) for s, label, o, w in data.get("relations", ())),
-            tuple(data.get("candidates", ())),
-        )
-
-
-@runtime_checkable
-class Extractor(Protocol):
-    """Turns chunks into :class:`Extraction` s, one per chunk, in order.
-
-    ``config()`` is recorded with the knowledge base, so a base is never extended with
-    a different extractor than the one that built its graph.
-    """
-
-    name: str
-
-    def config(self) -> dict[str, Any]: ...
-
-    def extract(self, chunks: Sequence[Chunk]) -> list[Extraction]: ...
-
+__all__ = ["Extraction", "Extractor", "Mention", "Relation", "TripleExtractor", "triples_extraction"]
 
 def triples_extraction(chunk: Chunk, triples: Iterable[Sequence[Any]], title: str | None = None,
                        weight: float = 1.0) -> Extraction:

@@ -76,20 +76,47 @@ def relative_score_fusion(lists: RankedLists, weights: Mapping[str, float],
     return fused
 
 
-def distribution_based_fusion(lists: RankedLists, weights: Mapping[str, float]) -> dict[str, float]:
-    """Z-score each list, then a weighted sum; a list missing a key counts its lowest z."""
+def distribution_based_fusion(lists: RankedLists, weights: Mapping[str, float],
+                              floors: Mapping[str, float | None] | None = None) -> dict[str, float]:
+    """Z-score each list, then a weighted sum; a list missing a key counts its lowest z.
+
+    A source with a floor in ``floors`` (one that ran out of matches, every other candidate
+    scoring its floor) is standardised over the whole candidate pool, the union of every
+    list's keys, with the keys it did not return at the floor. Its weakest match then still
+    stands above the chunks it did not match, where standardising its matches among
+    themselves would put one of two close matches at +1 and the other at -1.
+
+    >>> fused = distribution_based_fusion({"bm25": [("a", 4.0), ("b", 3.9)], "dense": [("c", 0.5)]},
+    ...                                   {"bm25": 1.0, "dense": 1.0})
+    >>> round(fused["b"], 2)  # standardised among its own two matches
+    -1.0
+    >>> fused = distribution_based_fusion({"bm25": [("a", 4.0), ("b", 3.9)], "dense": [("c", 0.5)]},
+    ...                                   {"bm25": 1.0, "dense": 1.0}, {"bm25": 0.0})
+    >>> fused["b"] > fused["c"]
+    True
+    """
+    pool = list(dict.fromkeys(key for ranked in lists.values() for key, _ in ranked))
     zs: dict[str, dict[str, float]] = {}
-    floors: dict[str, float] = {}
+    missing: dict[str, float] = {}
     for source, ranked in lists.items():
         if not ranked:
             continue
-        scores, _ = _bounded(np.array([s for _, s in ranked], dtype=np.float64))
+        floor = (floors or {}).get(source)
+        if floor is not None and math.isfinite(floor):
+            returned = dict(ranked)
+            keys = pool
+            raw = np.array([returned.get(key, floor) for key in pool], dtype=np.float64)
+        else:
+            keys = [key for key, _ in ranked]
+            raw = np.array([s for _, s in ranked], dtype=np.float64)
+        scores, bounded_floor = _bounded(raw, floor)
+        if bounded_floor is not None:  # below the theoretical minimum counts as the minimum
+            scores = np.maximum(scores, bounded_floor)
         std = scores.std()
         z = np.zeros_like(scores) if std == 0 else (scores - scores.mean()) / std
-        zs[source] = {key: float(v) for (key, _), v in zip(ranked, z)}
-        floors[source] = float(z.min())
-    keys = {key for ranked in zs.values() for key in ranked}
-    return {key: sum(weights[s] * zs[s].get(key, floors[s]) for s in zs) for key in keys}
+        zs[source] = dict(zip(keys, z.tolist()))
+        missing[source] = float(z.min())
+    return {key: sum(weights[s] * zs[s].get(key, missing[s]) for s in zs) for key in pool}
 
 
 def convex_combination(lists: RankedLists, weights: Mapping[str, float],
@@ -112,16 +139,13 @@ def convex_combination(lists: RankedLists, weights: Mapping[str, float],
     return fused
 
 
-# BM25 + dense fusion of kb.hybrid_retriever() and the CLI. Of 44 settings (benchmarks/tune_fusion.py:
+# BM25 + dense fusion of kb.hybrid_retriever() and the CLI: of 44 settings (benchmarks/tune_fusion.py:
 # RRF k 10-100, relative score, z-score, convex; BM25 weight 0.5-2.0), z-score with BM25 weighted 2
-# has the best mean train nDCG@10 over SciFact train and the HotpotQA tuning half, but it standardises
-# BM25's matches among themselves: with two matches one gets +1 and the other -1 however close they
-# are, so on small bases a one-word match outranks the answer (benchmarks/README.md, "Choosing the
-# fusion default"). Until z-score counts unreturned chunks at BM25's floor, as relative score does,
-# the default stays relative score with equal weights. HybridRetriever itself defaults
-# to RRF, which needs no comparable scores.
-HYBRID_FUSION = "relative_score"
-HYBRID_WEIGHTS = {"bm25": 1.0, "dense": 1.0}
+# has the best mean train nDCG@10 over SciFact train and the HotpotQA tuning half. It counts the
+# chunks a short BM25 list left out at BM25's floor (benchmarks/README.md, "Choosing the fusion
+# default"). HybridRetriever itself defaults to RRF, which needs no comparable scores.
+HYBRID_FUSION = "zscore"
+HYBRID_WEIGHTS = {"bm25": 2.0, "dense": 1.0}
 """The weights that go with :data:`HYBRID_FUSION` when none are given (other methods: equal)."""
 
 FUSION_METHODS = {

@@ -9,7 +9,7 @@ from rag_plugins.errors import InvalidInputError
 from rag_plugins.protocols import Filters, Retriever
 from rag_plugins.retrievers.base import BaseRetriever
 from rag_plugins.retrievers.fusion import (
-    FUSION_METHODS, convex_combination, reciprocal_rank_fusion, relative_score_fusion,
+    FUSION_METHODS, convex_combination, reciprocal_rank_fusion,
 )
 from rag_plugins.types import Hit
 
@@ -102,15 +102,13 @@ class HybridRetriever(BaseRetriever):
         elif self.method == "convex":
             floors = {n: getattr(self.retrievers[n], "score_floor", None) for n in lists}
             fused = convex_combination(lists, self.weights, floors)
-        elif self.method == "relative_score":
+        else:  # relative_score, zscore
             # a source that leaves out what it did not match, and ran out of matches before the
             # depth, had every other candidate at its floor: normalise from there
             depth = self._depth(k)
             floors = {n: self.retrievers[n].score_floor for n in lists
                       if getattr(self.retrievers[n], "unreturned_at_floor", False) and len(lists[n]) < depth}
-            fused = relative_score_fusion(lists, self.weights, floors)
-        else:
-            fused = FUSION_METHODS[self.method](lists, self.weights)
+            fused = FUSION_METHODS[self.method](lists, self.weights, floors)
         by_key: dict[str, dict[str, Any]] = {}
         for source, hits in results.items():
             for rank, hit in enumerate(hits, start=1):

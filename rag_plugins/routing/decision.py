@@ -1,85 +1,26 @@
-"""What a router decides: which memories to search, how much each counts, and why."""
+"""What a router decides: which memories to search, how much each counts, and why.
+
+:class:`RouteDecision` lives in :mod:`rag_plugins.routing_types` and the ``Router``
+protocol in :mod:`rag_plugins.protocols`; both are re-exported here with the routes a
+base can serve.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from dataclasses import replace
+from typing import Sequence
 
-from rag_plugins.errors import InvalidInputError
+from rag_plugins.protocols import Router
 from rag_plugins.retrievers.catalog import CATALOG
-from rag_plugins.routing.features import QueryFeatures
+from rag_plugins.routing_types import RouteDecision
+
+__all__ = ["ROUTES", "ROUTE_DESCRIPTIONS", "ROUTE_FUSION", "RouteDecision", "Router", "fuse_if_unsure"]
 
 ROUTES = CATALOG.routes
 """Every route a knowledge base can serve (``kb.retriever(route)``), cheapest first: the
 catalog's route kinds."""
 
 ROUTE_DESCRIPTIONS = {route: CATALOG.get(route).summary for route in ROUTES}
-
-
-@dataclass(frozen=True)
-class RouteDecision:
-    """The routes to run with their fusion weights (best first, summing to 1), the
-    router's confidence in its first choice, and readable reasons.
-
-    ``scores`` holds the router's score for every route it considered (probabilities for
-    the learned router). ``fallback`` says why another router decided, when one did.
-
-    >>> d = RouteDecision({"bm25": 1.0}, 0.9, ("quoted phrase + rare terms → bm25",), "rules")
-    >>> d.route, d.fused
-    ('bm25', False)
-    """
-
-    routes: Mapping[str, float]
-    confidence: float
-    reasons: tuple[str, ...]
-    router: str
-    scores: Mapping[str, float] = field(default_factory=dict)
-    fallback: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.routes:
-            raise InvalidInputError("a route decision needs at least one route")
-        total = sum(self.routes.values())
-        if total <= 0 or any(w < 0 for w in self.routes.values()):
-            raise InvalidInputError(f"route weights must be >= 0 with a positive sum, got {dict(self.routes)}")
-        ordered = sorted(self.routes.items(), key=lambda kv: -kv[1])
-        object.__setattr__(self, "routes", {r: w / total for r, w in ordered})
-        object.__setattr__(self, "confidence", float(min(1.0, max(0.0, self.confidence))))
-
-    @property
-    def route(self) -> str:
-        """The first choice."""
-        return next(iter(self.routes))
-
-    @property
-    def fused(self) -> bool:
-        """Whether more than one route runs (their hits are fused)."""
-        return len(self.routes) > 1
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {"routes": {r: round(w, 4) for r, w in self.routes.items()}, "confidence": round(self.confidence, 4),
-               "reasons": list(self.reasons), "router": self.router}
-        if self.scores:
-            out["scores"] = {r: round(float(s), 4) for r, s in self.scores.items()}
-        if self.fallback:
-            out["fallback"] = self.fallback
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "RouteDecision":
-        return cls(dict(data["routes"]), float(data["confidence"]), tuple(data.get("reasons", ())),
-                   str(data.get("router", "")), dict(data.get("scores", {})), data.get("fallback"))
-
-
-@runtime_checkable
-class Router(Protocol):
-    """Decides which routes answer a query. ``needs_embedding`` asks the caller to put the
-    query embedding into the features (the learned router reads it)."""
-
-    name: str
-    needs_embedding: bool
-
-    def decide(self, features: QueryFeatures, routes: tuple[str, ...]) -> RouteDecision: ...
 
 
 ROUTE_FUSION = "rrf"  # routes' scores are not comparable (PageRank mass, BM25, cosine): fuse by rank

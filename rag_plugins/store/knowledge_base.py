@@ -428,9 +428,9 @@ class KnowledgeBase:
 
     def hybrid_retriever(self, method: str | None = None, weights: Mapping[str, float] | None = None,
                          **options: Any) -> Any:
-        """BM25 and dense fused; by default relative-score fusion with equal weights
-        (:data:`~rag_plugins.retrievers.fusion.HYBRID_FUSION` and ``HYBRID_WEIGHTS``). Another
-        ``method`` without ``weights`` weighs both equally."""
+        """BM25 and dense fused; by default z-score fusion with BM25 weighted 2 to dense's 1
+        (:data:`~rag_plugins.retrievers.fusion.HYBRID_FUSION` and ``HYBRID_WEIGHTS``, chosen on
+        training data). Another ``method`` without ``weights`` weighs both equally."""
         return self.retriever("hybrid", method=method, weights=weights, **options)
 
     def graph_retriever(self, mode: str = "ppr", **options: Any) -> Any:

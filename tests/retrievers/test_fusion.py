@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 
 from rag_plugins import HybridRetriever, KnowledgeBase
@@ -139,7 +140,7 @@ def test_relative_score_normalises_a_list_that_ran_out_of_matches_from_its_floor
     (min-max over two hits would make it worth nothing, below a dense near-miss)."""
     bm25 = kb.bm25_retriever().retrieve("capital cities and dog walks", k=50)
     assert 1 < len(bm25) < 50
-    hits = kb.hybrid_retriever().retrieve("capital cities and dog walks", k=6)
+    hits = kb.hybrid_retriever(method="relative_score").retrieve("capital cities and dog walks", k=6)
     weakest = bm25[-1].chunk.id
     fused = {h.chunk.id: h.scores["hybrid"] for h in hits}
     dense = {h.chunk.id: h.scores.get("dense", 0.0) for h in hits}
@@ -148,3 +149,29 @@ def test_relative_score_normalises_a_list_that_ran_out_of_matches_from_its_floor
                                            / (top_dense - min(dense.values())))
     full = relative_score_fusion({"bm25": [(h.chunk.id, h.score) for h in bm25]}, {"bm25": 1.0})
     assert full[weakest] == 0.0  # what plain min-max would have given it
+
+
+def test_zscore_standardises_a_list_that_ran_out_of_matches_over_the_pool_with_its_floor(kb):
+    """The default fusion: BM25's few matches are standardised over every candidate, the
+    unmatched at BM25's 0, so all of them stand above the unmatched (standardised among
+    themselves, the weakest would be below every chunk BM25 did not match)."""
+    query = "capital cities and dog walks"
+    bm25 = kb.bm25_retriever().retrieve(query, k=50)
+    assert 1 < len(bm25) < 6
+    hybrid = kb.hybrid_retriever()
+    assert (hybrid.method, hybrid.weights) == ("zscore", {"bm25": 2.0, "dense": 1.0})
+    hits = hybrid.retrieve(query, k=6)
+    dense = {h.chunk.id: h.scores["dense"] for h in hits}
+    pool = np.array([h.scores.get("bm25", 0.0) for h in hits])
+    bm25_z = (pool - pool.mean()) / pool.std()
+    dense_values = np.array(list(dense.values()))
+    for hit, z in zip(hits, bm25_z):
+        expected = 2.0 * z + (dense[hit.chunk.id] - dense_values.mean()) / dense_values.std()
+        assert hit.scores["hybrid"] == pytest.approx(expected)
+    weakest = bm25[-1].chunk.id
+    unmatched = [h for h in hits if "bm25" not in h.scores]
+    assert len(hits) == 6 and len(unmatched) == 6 - len(bm25)
+    assert min(z for h, z in zip(hits, bm25_z) if "bm25" in h.scores) > max(
+        z for h, z in zip(hits, bm25_z) if "bm25" not in h.scores)
+    own = distribution_based_fusion({"bm25": [(h.chunk.id, h.score) for h in bm25]}, {"bm25": 1.0})
+    assert own[weakest] < 0  # what standardising the matches alone gives: below BM25's average match

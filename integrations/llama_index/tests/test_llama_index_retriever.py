@@ -26,7 +26,10 @@ def test_inside_a_retriever_query_engine(kb):
     engine = RetrieverQueryEngine(retriever=retriever, response_synthesizer=get_response_synthesizer(llm=MockLLM()))
     response = engine.query("what goes into sourdough?")
     assert [n.node.metadata["document_id"] for n in response.source_nodes] == ["bread"]
-    assert response.source_nodes[0].score > 0
+    # the fused score, as the core gives it (z-score fusion: a sole candidate is its own mean, 0)
+    core = kb.hybrid_retriever().retrieve("what goes into sourdough?", k=1, filters={"topic": "food"})
+    assert response.source_nodes[0].score == core[0].score == core[0].scores["hybrid"]
+    assert response.source_nodes[0].node.metadata["scores"]["bm25"] > 0
 
 
 @pytest.mark.asyncio
