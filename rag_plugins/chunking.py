@@ -1,4 +1,4 @@
-"""Structure-aware chunking of plain text and Markdown.
+"""Structure-aware chunking of plain text and Markdown (and of what loaders turn into it).
 
 Headings, paragraphs, lists, tables and fenced code blocks are kept whole. Blocks are
 packed into chunks of at most ``chunk_size`` units (the embedding model's tokens when a
@@ -6,10 +6,16 @@ token counter is given, else words), and a chunk never spans two sections. Only 
 that alone exceeds the limit is cut: prose at sentence boundaries, code and tables at
 line boundaries, then at word boundaries. Each chunk's text is the exact span of the
 source it covers, so ``char_start``/``char_end`` index the document text.
+
+Locators for citation: a heading written ``## Title {#anchor}`` (as the HTML loader writes
+headings that have an id) gives its section's chunks ``anchor``; in a document of format
+``pdf`` each form feed starts a page, and chunks carry ``page_start``/``page_end``.
+Documents of format ``code`` go to :class:`rag_plugins.code_chunking.CodeChunker`.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -19,6 +25,7 @@ from rag_plugins.errors import InvalidInputError
 from rag_plugins.types import Chunk, Document
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+_ANCHOR = re.compile(r"^(.*?)[ \t]*\{#([^\s{}]+)\}$")
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 _LIST_ITEM = re.compile(r"^[ \t]*([-*+]|\d{1,9}[.)])[ \t]+")
 _TABLE_ROW = re.compile(r"^[ \t]*\|")
@@ -27,6 +34,11 @@ _ABBREVIATIONS = re.compile(
     r"(?:\b(?:e\.g|i\.e|etc|vs|Dr|Mr|Mrs|Ms|Prof|Fig|al|No|St|approx|cf)|\b[A-Z])\.$"
 )
 _WORD = re.compile(r"\S+")
+
+
+MARKDOWN_FORMATS = frozenset({"markdown", "md", "html", "pdf", "docx", "chat"})
+"""Document formats whose text is Markdown: headings, lists, tables and fences are structure.
+The loaders write HTML, PDF, Word and chat exports as Markdown."""
 
 
 def count_words(text: str) -> int:
@@ -40,6 +52,7 @@ class _Span:
     end: int
     kind: str  # paragraph | list | table | code | sentence | line | words
     heading_path: tuple[str, ...]
+    anchor: str | None = None
 
 
 def _blocks(text: str, markdown: bool) -> Iterator[_Span]:
@@ -48,11 +61,12 @@ def _blocks(text: str, markdown: bool) -> Iterator[_Span]:
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line))
-    headings: list[tuple[int, str]] = []
+    headings: list[tuple[int, str, str | None]] = []  # (level, title, anchor)
     i = 0
     while i < len(lines):
-        line = lines[i].rstrip("\r\n")
-        path = tuple(t for _, t in headings)
+        line = lines[i].rstrip("\r\n\f")
+        path = tuple(t for _, t, _ in headings)
+        anchor = next((a for _, _, a in reversed(headings) if a), None)
         if not line.strip():
             i += 1
             continue
@@ -64,14 +78,18 @@ def _blocks(text: str, markdown: bool) -> Iterator[_Span]:
                 while j < len(lines) and not lines[j].lstrip().startswith(marker[0] * len(marker)):
                     j += 1
                 j = min(j + 1, len(lines))
-                yield _Span(offsets[i], offsets[j], "code", path)
+                yield _Span(offsets[i], offsets[j], "code", path, anchor)
                 i = j
                 continue
             heading = _HEADING.match(line)
             if heading:
                 level = len(heading.group(1))
-                headings = [(lv, t) for lv, t in headings if lv < level]
-                headings.append((level, heading.group(2).strip()))
+                title, tag = heading.group(2).strip(), None
+                tagged = _ANCHOR.match(title)
+                if tagged and tagged.group(1):
+                    title, tag = tagged.group(1), tagged.group(2)
+                headings = [h for h in headings if h[0] < level]
+                headings.append((level, title, tag))
                 i += 1
                 continue
         kind = "paragraph"
@@ -98,9 +116,9 @@ def _blocks(text: str, markdown: bool) -> Iterator[_Span]:
                 break
             j += 1
         end = offsets[j]
-        while end > offsets[i] and text[end - 1] in "\r\n":
+        while end > offsets[i] and text[end - 1] in "\r\n\f":
             end -= 1
-        yield _Span(offsets[i], end, kind, path)
+        yield _Span(offsets[i], end, kind, path, anchor)
         i = j
 
 
@@ -166,26 +184,28 @@ class StructureAwareChunker:
 
     def split(self, document: Document) -> list[Chunk]:
         text = document.text
+        fmt = str(document.metadata.get("format", "markdown")).lower()
+        if fmt == "code":
+            from rag_plugins.code_chunking import CodeChunker
+
+            return CodeChunker(self.chunk_size, self.count).split(document)
         markdown = self.markdown
         if markdown is None:
-            fmt = str(document.metadata.get("format", "markdown")).lower()
-            markdown = fmt in ("markdown", "md")
+            markdown = fmt in MARKDOWN_FORMATS
         pieces: list[tuple[_Span, int]] = []
         for block in _blocks(text, markdown):
             pieces.extend(self._fit(text, block))
+        page_breaks = [m.start() for m in re.finditer("\f", text)] if fmt == "pdf" else None
         chunks = []
-        for position, (start, end, path) in enumerate(self._pack(text, pieces)):
+        for position, span in enumerate(self._pack(text, pieces)):
             meta = dict(document.metadata)
-            meta.update(heading_path=list(path), char_start=start, char_end=end)
-            chunks.append(
-                Chunk(
-                    id=f"{document.id}#{position}",
-                    document_id=document.id,
-                    text=text[start:end],
-                    position=position,
-                    metadata=meta,
-                )
-            )
+            meta.update(heading_path=list(span.heading_path), char_start=span.start, char_end=span.end)
+            if span.anchor:
+                meta["anchor"] = span.anchor
+            if page_breaks is not None:  # page n starts after the (n-1)th form feed
+                meta["page_start"] = bisect.bisect_right(page_breaks, span.start) + 1
+                meta["page_end"] = bisect.bisect_right(page_breaks, span.end - 1) + 1
+            chunks.append(Chunk(f"{document.id}#{position}", document.id, text[span.start:span.end], position, meta))
         return chunks
 
     def _fit(self, text: str, span: _Span) -> list[tuple[_Span, int]]:
@@ -204,7 +224,7 @@ class StructureAwareChunker:
         if len(parts) <= 1:
             return self._words(text, span)
         for start, end in parts:
-            out.extend(self._fit(text, _Span(start, end, kind, span.heading_path)))
+            out.extend(self._fit(text, _Span(start, end, kind, span.heading_path, span.anchor)))
         return out
 
     def _words(self, text: str, span: _Span) -> list[tuple[_Span, int]]:
@@ -221,23 +241,25 @@ class StructureAwareChunker:
                 else:
                     hi = mid - 1
             j = max(lo, i + 1)
-            piece = _Span(words[i][0], words[j - 1][1], "words", span.heading_path)
+            piece = _Span(words[i][0], words[j - 1][1], "words", span.heading_path, span.anchor)
             out.append((piece, self.count(text[piece.start : piece.end])))
             i = j
         return out
 
-    def _pack(self, text: str, pieces: list[tuple[_Span, int]]) -> Iterator[tuple[int, int, tuple]]:
+    def _pack(self, text: str, pieces: list[tuple[_Span, int]]) -> Iterator[_Span]:
         current: list[tuple[_Span, int]] = []
         total = 0
         for piece, size in pieces:
             section_changed = current and current[-1][0].heading_path != piece.heading_path
             if current and (section_changed or total + size > self.chunk_size):
-                yield current[0][0].start, current[-1][0].end, current[0][0].heading_path
+                yield _Span(current[0][0].start, current[-1][0].end, "chunk", current[0][0].heading_path,
+                            current[0][0].anchor)
                 current, total = ([], 0) if section_changed else self._overlap(current, size)
             current.append((piece, size))
             total += size
         if current:
-            yield current[0][0].start, current[-1][0].end, current[0][0].heading_path
+            yield _Span(current[0][0].start, current[-1][0].end, "chunk", current[0][0].heading_path,
+                        current[0][0].anchor)
 
     def _overlap(self, previous: list[tuple[_Span, int]], incoming: int) -> tuple[list, int]:
         if not self.chunk_overlap:

@@ -1,4 +1,4 @@
-"""Load documents from files and folders: plain text, Markdown, and JSONL (one per line).
+"""Load documents from files and folders: every format of :mod:`rag_plugins.ingest`.
 
 Folders are walked without leaving them: a symlink whose target lies outside the folder
 is skipped (and reported) unless ``follow_symlinks=True``, so ``index docs/`` never
@@ -10,17 +10,17 @@ type, bytes that are not UTF-8, a bad JSONL line) there and goes on with the res
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
-from rag_plugins.errors import InvalidDocumentError, InvalidInputError
+from rag_plugins.errors import InvalidInputError, MissingDependencyError
+from rag_plugins.ingest import FORMATS, load_path
+from rag_plugins.ingest.chat import is_slack_export
+from rag_plugins.path_filter import PathFilter
 from rag_plugins.types import Document
-
-FORMATS = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown", ".jsonl": "jsonl"}
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SkippedPath:
     """A path a folder walk left out, and why; ``kind`` is ``"link"`` (a symlink not
-    followed), ``"unsupported"`` (a file type no loader reads) or ``"unreadable"``."""
+    followed), ``"unsupported"`` (a file type no loader reads), ``"unreadable"``, or
+    ``"partial"`` (loaded, but part of it could not be read: a PDF's scanned pages)."""
 
     path: Path
     reason: str
@@ -42,13 +43,15 @@ Report = Callable[[SkippedPath], None]
 
 
 def iter_files(paths: Iterable[str | Path], *, follow_symlinks: bool = False,
-               skipped: list[SkippedPath] | None = None) -> Iterator[Path]:
+               skipped: list[SkippedPath] | None = None,
+               select: Callable[[Path], PathFilter] | None = None) -> Iterator[Path]:
     """Supported files under each path (folders walked in sorted order, hidden files skipped).
 
     Symlinks inside a folder are followed only while their target stays inside it, unless
     ``follow_symlinks``; every symlink left out is appended to ``skipped`` (or logged as a
     warning when no list is given), and so is every file of an unsupported type (only when
-    a list is given). A path named directly is always read.
+    a list is given). A path named directly is always read. ``select(folder)`` gives the
+    :class:`~rag_plugins.path_filter.PathFilter` of each folder walked (globs, ``.gitignore``).
 
     >>> import tempfile
     >>> root = Path(tempfile.mkdtemp())
@@ -63,8 +66,10 @@ def iter_files(paths: Iterable[str | Path], *, follow_symlinks: bool = False,
     unsupported = skipped.append if skipped is not None else None
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            yield from _walk(path, follow_symlinks, report, unsupported)
+        if is_slack_export(path):
+            yield path
+        elif path.is_dir():
+            yield from _walk(path, follow_symlinks, report, unsupported, select(path) if select else None)
         elif path.is_file():
             if path.suffix.lower() not in FORMATS:
                 raise InvalidInputError(f"{path}: unsupported file type; use one of {sorted(FORMATS)}")
@@ -77,7 +82,8 @@ def _log_skip(skip: SkippedPath) -> None:
     logger.warning("skipped %s", skip)
 
 
-def _walk(root: Path, follow_symlinks: bool, report: Report, unsupported: Report | None) -> Iterator[Path]:
+def _walk(root: Path, follow_symlinks: bool, report: Report, unsupported: Report | None,
+          keep: PathFilter | None = None) -> Iterator[Path]:
     root_real = Path(os.path.realpath(root))
     found: list[tuple[Path, str, bool]] = []  # (path, real path, reached through a symlink)
     links: list[Path] = []
@@ -87,16 +93,22 @@ def _walk(root: Path, follow_symlinks: bool, report: Report, unsupported: Report
         for dirpath, dirnames, filenames in os.walk(top):
             walked.add(os.path.realpath(dirpath))
             here = Path(dirpath)
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
+                                 and (keep is None or keep.keeps(here / d, True)))
             for name in list(dirnames):
                 if (here / name).is_symlink():
                     links.append(here / name)
                     dirnames.remove(name)
+                elif is_slack_export(here / name):  # one source, not a folder of JSON files
+                    found.append((here / name, os.path.realpath(here / name), via_link))
+                    dirnames.remove(name)
             for name in sorted(f for f in filenames if not f.startswith(".")):
                 file = here / name
+                if keep is not None and not keep.keeps(file, False):
+                    continue
                 if file.is_symlink():
                     links.append(file)
-                elif file.suffix.lower() in FORMATS:
+                elif file.suffix.lower() in FORMATS or (file.suffix.lower() == ".zip" and is_slack_export(file)):
                     found.append((file, os.path.realpath(file), via_link))
                 elif unsupported is not None:
                     unsupported(SkippedPath(file, f"unsupported file type {file.suffix or '(no extension)'}",
@@ -134,42 +146,10 @@ def _unique(found: list[tuple[Path, str, bool]], report: Report) -> Iterator[Pat
 
 
 def load_file(path: Path, with_source: bool = True) -> Iterator[Document]:
-    """Text and Markdown files are one document each, with the path as id; JSONL gives
-    one document per line with its ``_id``/``id``, ``text``, optional ``title`` and ``metadata``."""
-    fmt = FORMATS[path.suffix.lower()]
-    if fmt != "jsonl":
-        text = _decode(path.read_bytes(), str(path))
-        yield Document(path.as_posix(), text, {"source": path.as_posix(), "format": fmt})
-        return
-    with open(path, "rb") as fh:
-        for line_no, raw in enumerate(fh, start=1):
-            line = _decode(raw, f"{path}:{line_no}")
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise InvalidInputError(f"{path}:{line_no}: invalid JSON ({exc})") from exc
-            if not isinstance(row, dict) or "text" not in row:
-                raise InvalidInputError(f"{path}:{line_no}: each line needs a 'text' field")
-            doc_id = row.get("_id", row.get("id"))
-            metadata = dict(row.get("metadata") or {})
-            if row.get("title"):
-                metadata["title"] = row["title"]
-            if with_source:
-                metadata.setdefault("source", path.as_posix())
-            yield Document(str(doc_id) if doc_id is not None else f"{path.as_posix()}:{line_no}",
-                           row["text"], metadata)
-
-
-def _decode(data: bytes, where: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidDocumentError(
-            f"{where} is not valid UTF-8 (byte {exc.start}: {exc.reason}); convert the file to UTF-8 "
-            "(e.g. iconv -f latin1 -t utf-8) and load it again"
-        ) from None
+    """The documents of one file (see :func:`rag_plugins.ingest.load_path`): text and Markdown
+    files are one document each with the path as id, JSONL one per line, PDF, HTML, Word and
+    code one per file, chat exports one per thread."""
+    yield from load_path(Path(path), with_source)
 
 
 def load_documents(paths: Iterable[str | Path], *, follow_symlinks: bool = False,
@@ -192,17 +172,80 @@ def load_documents(paths: Iterable[str | Path], *, follow_symlinks: bool = False
             continue
         try:
             docs = list(load_file(file))  # whole file or nothing: a bad line skips the file
-        except InvalidInputError as exc:
-            skipped.append(SkippedPath(file, _reason(file, str(exc)), "unreadable"))
+        except (InvalidInputError, MissingDependencyError) as exc:
+            skipped.append(SkippedPath(file, skip_reason(file, str(exc)), "unreadable"))
         except OSError as exc:
             skipped.append(SkippedPath(file, f"cannot be read ({exc.strerror or exc})", "unreadable"))
         else:
+            for doc in docs:
+                if doc.metadata.get("pages_without_text"):
+                    pages = ", ".join(map(str, doc.metadata["pages_without_text"]))
+                    skipped.append(SkippedPath(file, f"page(s) {pages} have no text layer (scanned?) and were left out; "
+                                                     "run OCR on the file (e.g. ocrmypdf) to include them", "partial"))
             yield from docs
 
 
-def _reason(file: Path, message: str) -> str:
+def skip_reason(file: Path, message: str) -> str:
     """``message`` without the leading path that :class:`SkippedPath` prints anyway."""
     name = str(file)
     if message.startswith(name + ":"):
         return "line " + message[len(name) + 1:]
     return message.removeprefix(name).removeprefix(" ").removeprefix("is ")
+
+
+@dataclass(frozen=True)
+class SourceScan:
+    """The files a walk of ``sources`` found, what it left out, and the folders it walked."""
+
+    files: list[Path]
+    skipped: list[SkippedPath]
+    folders: list[Path]
+    named: list[Path]
+
+
+def scan_sources(sources: Sequence[str | Path], *, include: Sequence[str] = (), exclude: Sequence[str] = (),
+                 gitignore: bool = True, follow_symlinks: bool = False) -> SourceScan:
+    """Walk ``sources`` (files, folders, Slack exports) without touching any base."""
+    if isinstance(sources, (str, Path)):
+        raise InvalidInputError("sources is a list of paths; wrap one path in a list")
+    paths = [Path(s) for s in sources]
+    if not paths:
+        raise InvalidInputError("give at least one file or folder to sync")
+    for path in paths:
+        if not path.exists():
+            raise InvalidInputError(f"{path} does not exist; check the path")
+    skipped: list[SkippedPath] = []
+    files = list(dict.fromkeys(iter_files(
+        paths, follow_symlinks=follow_symlinks, skipped=skipped,
+        select=lambda root: PathFilter(root, include, exclude, gitignore))))
+    return SourceScan(files, skipped, [p for p in paths if p.is_dir() and p not in files],
+                      [p for p in paths if p in files])
+
+
+def load_source(path: Path) -> list[Document] | SkippedPath:
+    """A file's documents, or why it cannot be loaded."""
+    try:
+        return load_path(path)
+    except (InvalidInputError, MissingDependencyError) as exc:
+        return SkippedPath(path, skip_reason(path, str(exc)), "unreadable")
+    except OSError as exc:
+        return SkippedPath(path, f"cannot be read ({exc.strerror or exc})", "unreadable")
+
+
+def load_sources(sources: Sequence[str | Path], *, include: Sequence[str] = (), exclude: Sequence[str] = (),
+                 gitignore: bool = True, follow_symlinks: bool = False,
+                 skipped: list[SkippedPath] | None = None) -> Iterator[Document]:
+    """The documents of every file under ``sources`` (globs and ``.gitignore`` as a sync
+    applies them), one file at a time. What cannot be loaded goes to ``skipped`` (or is
+    logged as a warning) and the walk goes on."""
+    scan = scan_sources(sources, include=include, exclude=exclude, gitignore=gitignore,
+                        follow_symlinks=follow_symlinks)
+    report = skipped.append if skipped is not None else _log_skip
+    for skip in scan.skipped:
+        report(skip)
+    for path in scan.files:
+        loaded = load_source(path)
+        if isinstance(loaded, SkippedPath):
+            report(loaded)
+        else:
+            yield from loaded

@@ -79,7 +79,7 @@ def test_a_bad_file_named_alone_is_refused_in_one_line(tmp_path, capsys):
     assert not (tmp_path / "kb").exists()
 
 
-@pytest.mark.parametrize("content", [{}, {"a.pdf": b"%PDF", "b.png": b"\x89PNG"}])
+@pytest.mark.parametrize("content", [{}, {"a.xlsx": b"PK\x03\x04", "b.png": b"\x89PNG"}])
 def test_a_folder_with_nothing_to_index_says_so(tmp_path, capsys, content):
     folder = tmp_path / "folder"
     folder.mkdir()
@@ -112,7 +112,7 @@ def test_ctrl_c_is_one_line_and_exit_130(docs, tmp_path, capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("rag_plugins.loaders.load_documents", interrupted)
+    monkeypatch.setattr("rag_plugins.cli.sync.load_source", interrupted)
     assert main(["index", str(docs), "--kb", str(tmp_path / "kb"), "--no-dense"]) == 130
     assert "interrupted" in _one_line(capsys.readouterr().err)
 
@@ -128,7 +128,7 @@ def test_without_the_model_package_index_suggests_no_dense(docs, tmp_path, capsy
     def missing(*args, **kwargs):
         raise MissingDependencyError("Dense embeddings needs the 'sentence-transformers' package")
 
-    monkeypatch.setattr("rag_plugins.cli.index.open_kb", missing)
+    monkeypatch.setattr("rag_plugins.cli.sync.open_kb", missing)
     assert main(["index", str(docs), "--kb", str(tmp_path / "kb")]) == 2
     assert "--no-dense" in _one_line(capsys.readouterr().err.splitlines()[-1])
 

@@ -94,3 +94,13 @@ def test_serve_while_writing_example_follows_the_writer_and_survives_kill_9(tmp_
     assert "reader: generation 4, 43 chunks, top hit 'New York Society of Model Engineers'" in out
     assert "reader followed 4 generations without reopening" in out
     assert "the base is whole" in out
+
+
+def test_sync_example_indexes_real_formats_and_resyncs_only_the_change(tmp_path, minilm_path):
+    out = run_example("sync_your_documents.py", tmp_path, minilm_path)
+    assert "first sync: 6 added" in out and "0 failed" in out
+    assert "runbook.html > Deploys > Rolling back [#rollback] version 1: 'Roll back with the rollback script" in out
+    assert "handbook.pdf > Access [page 1]" in out
+    assert "second sync: 0 added, 1 updated, 1 removed, 4 unchanged" in out and "1 chunk(s) embedded" in out
+    assert "updated ['notes.md'], removed ['scratch.md']" in out
+    assert "third sync (nothing changed): 0 file(s) hashed, 0 loaded, generation 2" in out

@@ -1,4 +1,4 @@
-"""The ``rag-plugins`` command: index, query, eval, train-reranker, calibrate, train-router, serve-mcp."""
+"""The ``rag-plugins`` command: index, sync, query, eval, train-reranker, calibrate, train-router, serve-mcp."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from typing import NoReturn, Sequence
 
 from rag_plugins.cli import eval as eval_command
-from rag_plugins.cli import calibrate, index, query, serve_mcp, train_reranker, train_router
+from rag_plugins.cli import calibrate, index, query, serve_mcp, sync, train_reranker, train_router
 from rag_plugins._model_files import hub_offline
 from rag_plugins.errors import RagPluginsError
 
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(prog="rag-plugins", description="Production retrieval: index, query, evaluate, train.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in (index, query, eval_command, train_reranker, calibrate, train_router, serve_mcp):
+    for command in (index, sync, query, eval_command, train_reranker, calibrate, train_router, serve_mcp):
         command.register(sub)
     return parser
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from rag_plugins.catalog import CATALOG
@@ -56,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
 
             retriever = RerankedRetriever(retriever, CrossEncoderReranker(args.rerank), depth=args.rerank_depth)
         hits = retriever.retrieve(args.query, k=args.k, filters=filters)
+        documents = {h.chunk.document_id: kb.document_info(h.chunk.document_id) for h in hits}
     if args.json:
-        print(json.dumps([h.to_dict() for h in hits], indent=2, ensure_ascii=False))
+        print(json.dumps([{**h.to_dict(), "document": _document_json(documents[h.chunk.document_id])} for h in hits],
+                         indent=2, ensure_ascii=False))
         return 0
     for decision in decisions:
         routes = " + ".join(f"{r} {w:.2f}" for r, w in decision.routes.items())
@@ -71,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{rank:>2}. [{hit.score:.4f}] {hit.chunk.id}" + (f"  «{heading}»" if heading else ""))
         print(f"    {parts}")
         print("    " + " ".join(hit.chunk.text.split())[:240])
+        print(f"    {_where(hit.chunk.metadata, documents[hit.chunk.document_id])}")
         if "iteration" in hit.evidence:
             print(f"    found in round {hit.evidence['iteration'] + 1}")
         for path in hit.evidence.get("paths", [])[:2]:
@@ -80,3 +85,32 @@ def run(args: argparse.Namespace) -> int:
         scope = "passing the filter " if filters else ""
         print(f"no hits: no passage {scope}shares a term with the query" if lexical else "no hits")
     return 0
+
+
+def _where(meta: dict, info: dict) -> str:
+    """Where the chunk sits (page, lines, anchor) and how fresh its document is."""
+    parts = []
+    if "page_start" in meta:
+        pages = meta["page_start"], meta.get("page_end", meta["page_start"])
+        parts.append(f"page {pages[0]}" if pages[0] == pages[1] else f"pages {pages[0]}-{pages[1]}")
+    if "line_start" in meta:
+        parts.append(f"lines {meta['line_start']}-{meta.get('line_end', meta['line_start'])}")
+    if meta.get("anchor"):
+        parts.append(f"#{meta['anchor']}")
+    parts.append(f"last changed {_age(time.time() - info['updated_at'])} (version {info['version']})")
+    return " · ".join(parts)
+
+
+def _age(seconds: float) -> str:
+    """``just now``, ``5 minutes ago``, ``3 days ago``."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n > 1 else ''} ago"
+    return "just now"
+
+
+def _document_json(info: dict) -> dict:
+    iso = lambda t: None if t is None else datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds")  # noqa: E731
+    return {"version": info["version"], "source": info["source"], "last_changed": iso(info["updated_at"]),
+            "first_indexed": iso(info["first_indexed"]), "source_mtime": iso(info["source_mtime"])}

@@ -21,7 +21,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -39,9 +39,12 @@ from rag_plugins.store.integrity import (
     text_digest,
     vector_checksum,
 )
+from rag_plugins.store.sources import (
+    SOURCES_SCHEMA, SourceRecord, document_times, read_sources, write_document_times, write_sources,
+)
 from rag_plugins.types import Chunk, Document
 
-SCHEMA = """
+SCHEMA = SOURCES_SCHEMA + """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY, text TEXT NOT NULL, metadata TEXT NOT NULL,
@@ -214,7 +217,21 @@ class DocumentStore:
         if row is None:
             return None
         self._verified(*row)
-        return {"content_hash": row[1], "version": row[2], "updated_at": row[3]}
+        with self._guard() as conn:
+            times = document_times(conn, doc_id)
+        first_indexed, source_mtime = times or (None, None)
+        return {"content_hash": row[1], "version": row[2], "updated_at": row[3], "first_indexed": first_indexed,
+                "source_mtime": source_mtime}
+
+    def sources(self) -> dict[str, SourceRecord]:
+        """What the last sync saw of each source file (see :mod:`rag_plugins.store.sources`)."""
+        with self._guard() as conn:
+            return read_sources(conn)
+
+    def write_sources(self, changes: Mapping[str, SourceRecord | None]) -> None:
+        """Record a sync that changed no document (files touched, their content the same)."""
+        with self.transaction() as conn:
+            write_sources(conn, changes)
 
     def document_ids(self) -> list[str]:
         with self._guard() as conn:
@@ -347,11 +364,16 @@ class DocumentStore:
         upserts: Sequence[tuple[Document, str, int]],
         records: Sequence[ChunkRecord],
         meta: dict[str, Any],
+        sources: Mapping[str, SourceRecord | None] | None = None,
+        source_mtimes: Mapping[str, float] | None = None,
     ) -> None:
         """Publish generation ``generation``: retire the replaced chunks, replace the
-        documents, add the new chunks and record ``meta``, in one transaction."""
+        documents, add the new chunks and record ``meta`` (and a sync's ``sources``), in one
+        transaction."""
         now = time.time()
         with self.transaction() as conn:
+            write_sources(conn, sources or {})
+            write_document_times(conn, [d.id for d, _, _ in upserts], delete_doc_ids, now, source_mtimes or {})
             touched = list(delete_doc_ids) + [d.id for d, _, _ in upserts]
             for batch in _batches(touched):
                 conn.execute(f"UPDATE chunks SET retired=? WHERE retired IS NULL AND document_id IN "

@@ -63,6 +63,8 @@ from rag_plugins.store.opening import open_base
 from rag_plugins.store.manifest import read_manifest
 from rag_plugins.store.snapshot import Snapshot
 from rag_plugins.store.staging import Staging, UpsertResult
+from rag_plugins.loaders import scan_sources
+from rag_plugins.store.sync import SyncReport, sync_documents, sync_sources
 from rag_plugins.text.analysis import Analyzer
 from rag_plugins.types import Chunk, Document, Hit
 
@@ -244,6 +246,16 @@ class KnowledgeBase:
         by_row = self.store.chunks_by_row(self.store.rows_of_documents([doc_id]).tolist())
         return sorted(by_row.values(), key=lambda c: c.position)
 
+    def document_info(self, doc_id: str) -> dict[str, Any]:
+        """A committed document's freshness: ``version``, ``content_hash``, ``updated_at`` (last
+        changed), ``first_indexed``, ``source`` and ``source_mtime`` (epoch seconds; None when
+        unknown: documents indexed before this was recorded, or not from a file)."""
+        info = self.store.document_info(checked_id(doc_id))
+        if info is None:
+            raise DocumentNotFoundError(f"no committed document with id {doc_id!r}")
+        source = self.store.get_document(doc_id).metadata.get("source")
+        return {**info, "source": source if isinstance(source, str) else None}
+
     def document_version(self, doc_id: str) -> int:
         info = self.store.document_info(checked_id(doc_id))
         if info is None:
@@ -298,6 +310,33 @@ class KnowledgeBase:
         if not self._writer_lock.held:
             raise ReadOnlyKnowledgeBaseError(f"cannot {action}: {self.path} has been closed; open it again")
 
+    def sync(self, sources: Sequence[str | Path], *, include: Sequence[str] = (), exclude: Sequence[str] = (),
+             gitignore: bool = True, follow_symlinks: bool = False, prune: bool = True) -> SyncReport:
+        """Bring the base in line with the files under ``sources`` in one atomic commit: new
+        files added, changed ones re-indexed, removed ones deleted (``prune``), unchanged ones
+        costing a ``stat`` (see :mod:`rag_plugins.store.sync`). Returns the :class:`SyncReport`.
+
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "a.md").write_text("# A\\n\\nApples are red.")
+        >>> kb = KnowledgeBase.open(tempfile.mkdtemp())
+        >>> kb.sync([folder]).to_dict()["added"], kb.sync([folder]).to_dict()["unchanged"]
+        (1, 1)
+        """
+        self._require_writer("sync")
+        scan = scan_sources(sources, include=include, exclude=exclude, gitignore=gitignore,
+                            follow_symlinks=follow_symlinks)
+        return sync_sources(self, scan, prune=prune)
+
+    def sync_documents(self, documents: Iterable[Document | Mapping[str, Any]], source: str, *,
+                       prune: bool = True) -> SyncReport:
+        """Bring the base in line with ``documents``, everything one ``source`` gives now (a
+        LangChain loader's or a LlamaIndex reader's output, converted by the adapters), in
+        one commit: upserted as :meth:`upsert` does, and with ``prune`` the documents that
+        ``source`` gave last time but not now deleted. Returns the :class:`SyncReport`."""
+        self._require_writer("sync")
+        return sync_documents(self, list(documents), source, prune=prune)
+
     def rollback(self) -> None:
         """Discard every staged change."""
         self._staged.clear()
@@ -312,6 +351,9 @@ class KnowledgeBase:
             upserts = sorted(self._staged.upserts.values(), key=lambda e: e[0].id)
             deletes = sorted(self._staged.deletes)
             if not upserts and not deletes:
+                if self._staged.sources:  # a sync that found only touched files
+                    self.store.write_sources(self._staged.sources)
+                    self.rollback()
                 return CommitResult(snap.generation, 0, 0, 0, 0, 0, 0.0)
             touched = deletes + [d.id for d, _, _ in upserts]
             old_rows = self.store.rows_of_documents(touched)
@@ -340,7 +382,8 @@ class KnowledgeBase:
             self.generations.write(generation, indexes, checksums)
             lease = GenerationLease.acquire(self.path / "generations", generation)
             self.store.apply_commit(generation, deletes, upserts, records,
-                                    {"generation": generation, "next_row": next_row})
+                                    {"generation": generation, "next_row": next_row},
+                                    self._staged.sources, self._staged.source_mtimes)
             self._snapshot = self.generations.snapshot(generation, indexes, checksums, lease)
             self._data_version = self.store.data_version()
             self.rollback()

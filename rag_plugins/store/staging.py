@@ -9,6 +9,7 @@ from typing import Any, Iterable, Mapping
 from rag_plugins.errors import DocumentNotFoundError, DuplicateIdError, InvalidInputError
 from rag_plugins.store.docstore import DocumentStore
 from rag_plugins.store.documents import as_document, checked_id, content_hash
+from rag_plugins.store.sources import SourceRecord
 from rag_plugins.types import Document
 
 
@@ -26,9 +27,11 @@ class Staging:
         self.store = store
         self.upserts: dict[str, tuple[Document, str, int]] = {}
         self.deletes: set[str] = set()
+        self.sources: dict[str, SourceRecord | None] = {}  # a sync's records of its files
+        self.source_mtimes: dict[str, float] = {}
 
     def __bool__(self) -> bool:
-        return bool(self.upserts or self.deletes)
+        return bool(self.upserts or self.deletes or self.sources)
 
     def upsert(self, documents: Iterable[Document | Mapping[str, Any]]) -> UpsertResult:
         if isinstance(documents, (Document, str, bytes)) or isinstance(documents, Mapping):
@@ -77,3 +80,5 @@ class Staging:
     def clear(self) -> None:
         self.upserts.clear()
         self.deletes.clear()
+        self.sources.clear()
+        self.source_mtimes.clear()

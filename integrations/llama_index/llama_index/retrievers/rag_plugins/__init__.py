@@ -12,6 +12,7 @@ from llama_index.retrievers.rag_plugins.iterative import (
     LlamaIndexGenerator,
     iterative_tool,
 )
+from llama_index.retrievers.rag_plugins.readers import RagPluginsReader, sync_llama_index_documents
 from llama_index.retrievers.rag_plugins.routing import (
     LLMRouterForLlamaIndex,
     RouteDecisionEvent,
@@ -25,7 +26,9 @@ from llama_index.retrievers.rag_plugins.tools import (
     retriever_tool,
 )
 
-__all__ = ["IterationStepEvent", "IterativeQueryEngine", "LLMRouterForLlamaIndex", "LLMTripleExtractorForLlamaIndex",
-           "LlamaIndexGenerator", "RagPluginsRetriever", "RagPluginsRetrieverTool", "RouteDecisionEvent",
-           "SearchTraceEvent", "as_llama_index_tools", "hit_to_node", "iterative_tool", "llama_index_tool",
-           "nodes_to_hits", "query_engine_tool", "retriever_tool", "route_tools", "search_to_nodes"]
+__all__ = [
+    "IterationStepEvent", "IterativeQueryEngine", "LLMRouterForLlamaIndex", "LLMTripleExtractorForLlamaIndex",
+    "LlamaIndexGenerator", "RagPluginsReader", "RagPluginsRetriever", "RagPluginsRetrieverTool", "RouteDecisionEvent",
+    "SearchTraceEvent", "as_llama_index_tools", "hit_to_node", "iterative_tool", "llama_index_tool", "nodes_to_hits",
+    "query_engine_tool", "retriever_tool", "route_tools", "search_to_nodes", "sync_llama_index_documents",
+]
