@@ -141,16 +141,25 @@ def measure(folder: str, dense: bool, limit: int) -> dict:
     """Run in a child process: one sync of ``folder`` (its first ``limit`` files) into a fresh base."""
     from rag_plugins import KnowledgeBase
 
-    base = WORK / f"kb-{Path(folder).name}-{'dense' if dense else 'bm25'}"
+    from rag_plugins.ingest import FORMATS
+
+    name = f"{Path(folder).name}-{'dense' if dense else 'bm25'}"
+    base, source = WORK / f"kb-{name}", Path(folder)
     shutil.rmtree(base, ignore_errors=True)
-    files = sorted(p for p in Path(folder).rglob("*") if p.is_file())[:limit]
+    files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in FORMATS)
+    if limit < len(files):  # a sample: the first files, in a folder of their own
+        source = WORK / f"sample-{name}"
+        shutil.rmtree(source, ignore_errors=True)
+        source.mkdir(parents=True)
+        for i, file in enumerate(files[:limit]):
+            shutil.copyfile(file, source / f"{i:03d}-{file.name}")
     kb = KnowledgeBase.open(base, embedder=model_path() if dense else None, show_progress=False)
     started = time.perf_counter()
-    report = kb.sync(files)
+    report = kb.sync([source])
     seconds = time.perf_counter() - started
     chunks = kb.chunk_count
     kb.close()
-    return {"files": len(files), "documents": len(report.added), "chunks": chunks, "failed": len(report.failed),
+    return {"files": report.files, "documents": len(report.added), "chunks": chunks, "failed": len(report.failed),
             "seconds": round(seconds, 2), "documents_per_s": round(len(report.added) / seconds, 2),
             "chunks_per_s": round(chunks / seconds, 1), "chunks_embedded": report.chunks_embedded,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}

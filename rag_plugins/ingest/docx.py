@@ -30,11 +30,13 @@ def load_docx(path: Path) -> list[Document]:
     except Exception as exc:  # a damaged file can fail anywhere in the parser: it is unreadable, not a crash
         raise InvalidDocumentError(f"{path} is not a readable .docx ({type(exc).__name__}: {exc}); "
                                    "re-save it from Word or LibreOffice as .docx") from None
+    # style names by id, read once: python-docx's paragraph.style searches the styles part each time
+    styles = {style.style_id: style.name or "" for style in document.styles}
     blocks: list[str] = []
     for element in document.element.body.iterchildren():
         tag = element.tag.rsplit("}", 1)[-1]
         if tag == "p":
-            _paragraph(Paragraph(element, document), blocks)
+            _paragraph(Paragraph(element, document), styles, blocks)
         elif tag == "tbl":
             blocks.append(_table(Table(element, document)))
     text = _join(blocks)
@@ -47,11 +49,11 @@ def load_docx(path: Path) -> list[Document]:
     return [Document(path.as_posix(), text, metadata)]
 
 
-def _paragraph(paragraph: Any, blocks: list[str]) -> None:
+def _paragraph(paragraph: Any, styles: dict[str, str], blocks: list[str]) -> None:
     text = " ".join(paragraph.text.split())
     if not text:
         return
-    style = (paragraph.style.name if paragraph.style is not None else "") or ""
+    style = styles.get(paragraph._p.style or "", "")
     heading = _HEADING_STYLE.match(style)
     if style.lower() == "title":
         blocks.append("# " + text)

@@ -20,10 +20,11 @@ from rag_plugins.ingest.markdown import escape_structure, pipe_table
 from rag_plugins.ingest.text import decode
 from rag_plugins.types import Document
 
-_MAIN = ("main", "[role=main]", "article", "div.body", "#main-content", "#content", "div.document")
-_DROP = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "iframe", "svg",
-         "button", "[role=navigation]", "[role=banner]", "[role=contentinfo]", "[role=search]", "[aria-hidden=true]",
-         "a.headerlink")
+_MAIN = (("main", {}), (None, {"role": "main"}), ("article", {}), ("div", {"class": "body"}),
+         (None, {"id": "main-content"}), (None, {"id": "content"}), ("div", {"class": "document"}))
+_DROP = frozenset({"script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "iframe",
+                   "svg", "button"})
+_DROP_ROLES = frozenset({"navigation", "banner", "contentinfo", "search"})
 _BOILERPLATE = re.compile(r"(^|[-_ ])(nav|navbar|navigation|sidebar|sphinxsidebar|breadcrumbs?|footer|header|menu|"
                           r"toc|related|skip-?link|cookie|banner)([-_ ]|$)", re.IGNORECASE)
 _BLOCKS = {"p", "div", "section", "article", "main", "blockquote", "figure", "figcaption", "dd", "li", "body",
@@ -72,23 +73,34 @@ def html_to_markdown(soup: Any) -> tuple[str, str, str]:
     title = " ".join(title_tag.get_text().split()) if title_tag else ""
     link = soup.find("link", rel="canonical")
     canonical = str(link.get("href", "")) if link else ""
-    main = next((found for selector in _MAIN if (found := soup.select_one(selector)) is not None), None)
+    main = next((found for name, attrs in _MAIN if (found := soup.find(name, attrs=attrs)) is not None), None)
     main = main or soup.body or soup
-    for selector in _DROP:
-        for tag in main.select(selector):
-            tag.decompose()
-    for tag in main.find_all(True):
-        if getattr(tag, "decomposed", False):  # inside a tag already dropped
-            continue
-        marks = " ".join([*(tag.get("class") or []), str(tag.get("id") or "")])
-        if tag.name not in _HEADINGS and marks.strip() and _BOILERPLATE.search(marks):
-            tag.decompose()
+    stack = [main]  # one walk that does not enter what it drops (CSS selectors cost several parses)
+    while stack:
+        for child in list(stack.pop().children):
+            if getattr(child, "name", None) is None:
+                continue
+            if _boilerplate(child):
+                child.decompose()
+            else:
+                stack.append(child)
     if not title:
         first = main.find(list(_HEADINGS))
         title = " ".join(first.get_text().split()) if first else ""
     blocks: list[str] = []
     _walk(main, blocks, depth=[0])
     return "\n\n".join(b for b in blocks if b.strip()) + "\n", title, canonical
+
+
+def _boilerplate(tag: Any) -> bool:
+    """Navigation, page furniture, scripts, Sphinx's heading links: not content."""
+    if tag.name in _DROP or tag.get("role") in _DROP_ROLES or tag.get("aria-hidden") == "true":
+        return True
+    classes = tag.get("class") or []
+    if tag.name == "a" and "headerlink" in classes:
+        return True
+    marks = " ".join([*classes, str(tag.get("id") or "")])
+    return tag.name not in _HEADINGS and bool(marks.strip()) and bool(_BOILERPLATE.search(marks))
 
 
 def _walk(node: Any, out: list[str], depth: list[int]) -> None:

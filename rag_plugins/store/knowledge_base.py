@@ -29,14 +29,11 @@ from __future__ import annotations
 
 import os
 import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from rag_plugins._progress import progress_bar
 from rag_plugins._search_scope import pinned
 from rag_plugins.chunking import StructureAwareChunker
 from rag_plugins.errors import (
@@ -47,18 +44,17 @@ from rag_plugins.errors import (
     ReadOnlyKnowledgeBaseError,
 )
 from rag_plugins.graph.extraction import Extractor
-from rag_plugins.index import IndexChanges
 from rag_plugins.index.bm25 import BM25Params
 from rag_plugins.index.faiss_vectors import VectorIndexConfig
 from rag_plugins.protocols import Embedder, RetrieverCatalog
 from rag_plugins.store import settings as base_settings
 from rag_plugins.store.building import StoreServices
-from rag_plugins.store.docstore import ChunkRecord, DocumentStore
+from rag_plugins.store.committing import CommitResult, commit_staged
+from rag_plugins.store.docstore import DocumentStore
 from rag_plugins.store.documents import checked_id, content_hash, index_text
 from rag_plugins.store.embedding_cache import EmbeddingCache
-from rag_plugins.store.generations import Generations, rows_agree
-from rag_plugins.store.integrity import checksum_array
-from rag_plugins.store.locks import GenerationLease, WriterLock, generation_name
+from rag_plugins.store.generations import Generations
+from rag_plugins.store.locks import WriterLock, generation_name
 from rag_plugins.store.opening import open_base
 from rag_plugins.store.manifest import read_manifest
 from rag_plugins.store.snapshot import Snapshot
@@ -69,18 +65,6 @@ from rag_plugins.text.analysis import Analyzer
 from rag_plugins.types import Chunk, Document, Hit
 
 __all__ = ["CommitResult", "KnowledgeBase", "UpsertResult", "content_hash", "index_text"]
-
-
-@dataclass(frozen=True)
-class CommitResult:
-    generation: int
-    documents_upserted: int
-    documents_deleted: int
-    chunks_added: int
-    chunks_removed: int
-    chunks_embedded: int
-    seconds: float
-    chunks_extracted: int = 0
 
 
 class KnowledgeBase:
@@ -343,66 +327,11 @@ class KnowledgeBase:
 
     # committing -------------------------------------------------------------------------
     def commit(self) -> CommitResult:
-        """Make staged changes visible atomically, or raise and leave the base as it was."""
+        """Make staged changes visible atomically, or raise and leave the base as it was
+        (:func:`rag_plugins.store.committing.commit_staged`)."""
         self._require_writer("commit")
         with self._commit_lock:
-            started = time.perf_counter()
-            snap = self._snapshot
-            upserts = sorted(self._staged.upserts.values(), key=lambda e: e[0].id)
-            deletes = sorted(self._staged.deletes)
-            if not upserts and not deletes:
-                if self._staged.sources:  # a sync that found only touched files
-                    self.store.write_sources(self._staged.sources)
-                    self.rollback()
-                return CommitResult(snap.generation, 0, 0, 0, 0, 0, 0.0)
-            touched = deletes + [d.id for d, _, _ in upserts]
-            old_rows = self.store.rows_of_documents(touched)
-            next_row = max(self.store.get_meta("next_row", 0), self.store.max_row() + 1)
-
-            chunk_rows: list[tuple[int, Chunk]] = []
-            with progress_bar(len(upserts), "Chunking", show=self._show(len(upserts)), unit="doc") as bar:
-                for doc, _, _ in upserts:
-                    for chunk in self.chunker.split(doc):
-                        chunk_rows.append((next_row, chunk))
-                        next_row += 1
-                    bar.update(1)
-            chunks = [c for _, c in chunk_rows]
-            changes = IndexChanges(old_rows, np.asarray([r for r, _ in chunk_rows], dtype=np.int64), chunks,
-                                   [index_text(c, self.settings["index_context"]) for c in chunks])
-            services = self._services()
-            indexes = {kind: index.apply(changes, services) for kind, index in snap.indexes.items()}
-            records = [ChunkRecord.of(row, chunk) for row, chunk in chunk_rows]
-            keep = ~np.isin(snap.rows, old_rows)
-            checksums = np.concatenate([snap.checksums[keep], checksum_array(r.checksum for r in records)])
-            if not rows_agree(indexes, np.concatenate([snap.rows[keep], changes.added_rows])):
-                raise IndexCorruptedError(f"{self.path}: the new indexes lost track of chunk rows")
-
-            generation = snap.generation + 1
-            self._check_store_matches(snap)
-            self.generations.write(generation, indexes, checksums)
-            lease = GenerationLease.acquire(self.path / "generations", generation)
-            self.store.apply_commit(generation, deletes, upserts, records,
-                                    {"generation": generation, "next_row": next_row},
-                                    self._staged.sources, self._staged.source_mtimes)
-            self._snapshot = self.generations.snapshot(generation, indexes, checksums, lease)
-            self._data_version = self.store.data_version()
-            self.rollback()
-            del snap  # drop this commit's hold on the old generation before collecting it
-            self.collect_garbage()
-            return CommitResult(generation, len(upserts), len(deletes), len(chunk_rows), len(old_rows),
-                                services.chunks_embedded, time.perf_counter() - started, services.chunks_extracted)
-
-    def _check_store_matches(self, snap: Snapshot) -> None:
-        """Before publishing: the store must still be what this writer's indexes describe
-        (the writer lock makes anything else a bug or a tampered base)."""
-        committed = self.store.get_meta("generation", 0)
-        live = self.store.live_chunk_count()
-        if committed != snap.generation or live != len(snap.rows):
-            raise IndexCorruptedError(
-                f"{self.path} changed underneath this writer: kb.sqlite is at generation {committed} "
-                f"with {live} chunks, this writer's indexes at {snap.generation} with {len(snap.rows)}. "
-                "Nothing was committed; close and reopen the knowledge base"
-            )
+            return commit_staged(self)
 
     def _show(self, n: int) -> bool | None:
         return self.show_progress if n >= 200 else False
