@@ -23,7 +23,9 @@ UNTRUSTED_NOTICE = (
 )
 NO_PASSAGES = "No passages found in the knowledge base."
 
-_PASSAGE = re.compile(r'<passage index="(\d+)" source="([^"]*)"(?: title="([^"]*)")?>\n(.*?)\n</passage>', re.S)
+_PASSAGE = re.compile(r'<passage index="(\d+)" source="([^"]*)"(?: title="([^"]*)")?(?: section="([^"]*)")?'
+                      r'(?: location="([^"]*)")?>\n(.*?)\n</passage>', re.S)
+_LOCATORS = ("page_start", "page_end", "line_start", "line_end", "anchor", "url")
 
 
 def escape(text: str, quote: bool = True) -> str:
@@ -37,9 +39,27 @@ def escape(text: str, quote: bool = True) -> str:
     return html.escape(text, quote=quote)
 
 
+def location(metadata: Any) -> str:
+    """Where a chunk sits, for a citation: ``page 3``, ``pages 3-4``, ``lines 10-24``, ``#anchor``.
+
+    >>> location({"page_start": 3, "page_end": 4}), location({"line_start": 10, "line_end": 24, "anchor": "x"})
+    ('pages 3-4', 'lines 10-24 #x')
+    """
+    parts = []
+    if "page_start" in metadata:
+        first, last = metadata["page_start"], metadata.get("page_end", metadata["page_start"])
+        parts.append(f"page {first}" if first == last else f"pages {first}-{last}")
+    if "line_start" in metadata:
+        parts.append(f"lines {metadata['line_start']}-{metadata.get('line_end', metadata['line_start'])}")
+    if metadata.get("anchor"):
+        parts.append(f"#{metadata['anchor']}")
+    return " ".join(parts)
+
+
 def format_passages(hits: Sequence[Hit], notice: str = UNTRUSTED_NOTICE) -> str:
     """Hits as text for a model: the untrusted-data notice, then one ``<passage>``
-    element per hit with its index, source id (the chunk id) and title.
+    element per hit with its index, source id (the chunk id), title, section (the heading
+    path) and location (page, lines or anchor), whichever the chunk has, for citing.
 
     >>> from rag_plugins.types import Chunk
     >>> print(format_passages([Hit(Chunk("d#0", "d", "Pears < apples.", 0), 1.0)], notice=""))
@@ -55,6 +75,10 @@ def format_passages(hits: Sequence[Hit], notice: str = UNTRUSTED_NOTICE) -> str:
         attrs = f'index="{i}" source="{escape(hit.chunk.id)}"'
         if isinstance(title, str) and title.strip():
             attrs += f' title="{escape(title.strip())}"'
+        if hit.chunk.heading_path:
+            attrs += f' section="{escape(" > ".join(map(str, hit.chunk.heading_path)))}"'
+        if location(hit.chunk.metadata):
+            attrs += f' location="{escape(location(hit.chunk.metadata))}"'
         blocks.append(f"<passage {attrs}>\n{escape(hit.chunk.text)}\n</passage>")
     return "\n\n".join(blocks)
 
@@ -63,17 +87,24 @@ def passage_records(hits: Sequence[Hit]) -> list[dict[str, Any]]:
     """The passages as JSON records, numbered as :func:`format_passages` numbers them:
     what structured tool results (MCP's structured content) carry."""
     return [{"index": i, "source": h.chunk.id, "document_id": h.document_id, "title": h.chunk.metadata.get("title"),
+             "section": h.chunk.heading_path, "location": {k: h.chunk.metadata[k] for k in _LOCATORS
+                                                           if k in h.chunk.metadata},
              "score": h.score, "scores": dict(h.scores), "text": h.chunk.text} for i, h in enumerate(hits, start=1)]
 
 
 def read_passages(text: str) -> list[dict[str, Any]]:
-    """The passages in a tool's text, unescaped: ``index``, ``source``, ``title`` and
-    ``text``. A client (or a test) sees exactly what was retrieved.
+    """The passages in a tool's text, unescaped: ``index``, ``source``, ``title``, ``text``,
+    and ``section`` and ``location`` when the passage has them. A client (or a test) sees exactly what was retrieved.
 
     >>> from rag_plugins.types import Chunk
     >>> read_passages(format_passages([Hit(Chunk("d#0", "d", "a </passage> b", 0), 1.0)]))[0]["text"]
     'a </passage> b'
     """
-    return [{"index": int(m[1]), "source": html.unescape(m[2]),
-             "title": html.unescape(m[3]) if m[3] is not None else None, "text": html.unescape(m[4])}
-            for m in _PASSAGE.finditer(text)]
+    passages = []
+    for m in _PASSAGE.finditer(text):
+        passage = {"index": int(m[1]), "source": html.unescape(m[2]),
+                   "title": html.unescape(m[3]) if m[3] is not None else None}
+        passage.update({key: html.unescape(value) for key, value in (("section", m[4]), ("location", m[5]))
+                        if value is not None})
+        passages.append({**passage, "text": html.unescape(m[6])})
+    return passages

@@ -41,3 +41,17 @@ def test_no_hits_and_research_drafts():
     assert "Searches made: q1 | q2 &lt;b&gt;" in text
     assert len(read_passages(text)) == 1
     assert format_research("x", [], [], abstention="Insufficient evidence: none.") == "Insufficient evidence: none."
+
+
+def test_passages_carry_the_section_and_location_to_cite():
+    hit = Hit(Chunk("guide.pdf#3", "guide.pdf", "Rotate keys every 90 days.", 3,
+                    {"title": "Guide", "heading_path": ["Security", "Keys"], "page_start": 4, "page_end": 5}), 1.0)
+    text = format_passages([hit], notice="")
+    assert text.startswith('<passage index="1" source="guide.pdf#3" title="Guide" section="Security &gt; Keys" '
+                           'location="pages 4-5">')
+    [passage] = read_passages(text)
+    assert (passage["section"], passage["location"]) == ("Security > Keys", "pages 4-5")
+    from rag_plugins.tools.passages import passage_records
+
+    [record] = passage_records([hit])
+    assert (record["section"], record["location"]) == (["Security", "Keys"], {"page_start": 4, "page_end": 5})
