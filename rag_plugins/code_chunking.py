@@ -158,7 +158,7 @@ class CodeChunker:
             pending_comment = None
             yield from self._definition_units(start, child, definition, path, grammar, text)
         if pending_comment is not None:
-            yield _Unit(pending_comment, node.end_byte if node.parent else node.end_byte, path, "code")
+            yield _Unit(pending_comment, node.end_byte, path, "code")
 
     def _definition_units(self, start: int, outer: Any, definition: Any, path: tuple[str, ...],
                           grammar: Grammar, text: "_Text") -> Iterator[_Unit]:

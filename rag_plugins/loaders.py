@@ -177,12 +177,19 @@ def load_documents(paths: Iterable[str | Path], *, follow_symlinks: bool = False
         except OSError as exc:
             skipped.append(SkippedPath(file, f"cannot be read ({exc.strerror or exc})", "unreadable"))
         else:
-            for doc in docs:
-                if doc.metadata.get("pages_without_text"):
-                    pages = ", ".join(map(str, doc.metadata["pages_without_text"]))
-                    skipped.append(SkippedPath(file, f"page(s) {pages} have no text layer (scanned?) and were left out; "
-                                                     "run OCR on the file (e.g. ocrmypdf) to include them", "partial"))
+            skipped.extend(partly_read(file, docs))
             yield from docs
+
+
+def partly_read(file: Path, docs: Iterable[Document]) -> list[SkippedPath]:
+    """A ``"partial"`` note for each document of ``file`` that lost pages (a PDF's scanned ones)."""
+    notes = []
+    for doc in docs:
+        if doc.metadata.get("pages_without_text"):
+            pages = ", ".join(map(str, doc.metadata["pages_without_text"]))
+            notes.append(SkippedPath(file, f"page(s) {pages} have no text layer (scanned?) and were left out; "
+                                           "run OCR on the file (e.g. ocrmypdf) to include them", "partial"))
+    return notes
 
 
 def skip_reason(file: Path, message: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 from rag_plugins._progress import progress_bar
 from rag_plugins.errors import InvalidInputError
-from rag_plugins.loaders import SkippedPath, SourceScan, load_source
+from rag_plugins.loaders import SkippedPath, SourceScan, load_source, partly_read
 from rag_plugins.store.sources import SourceRecord
 from rag_plugins.types import Document
 
@@ -160,11 +160,7 @@ def _sync_file(kb: Any, path: Path, key: str, record: SourceRecord | None, now: 
         report.failed.append(docs)
         return []
     report.files_loaded += 1
-    for doc in docs:
-        if doc.metadata.get("pages_without_text"):
-            pages = ", ".join(map(str, doc.metadata["pages_without_text"]))
-            report.notes.append(SkippedPath(path, f"page(s) {pages} have no text layer (scanned?) and were left "
-                                                  "out; run OCR on the file (e.g. ocrmypdf) to include them", "partial"))
+    report.notes.extend(partly_read(path, docs))
     result = kb.upsert(docs)
     report.added.extend(result.added)
     report.updated.extend(result.updated)
