@@ -29,6 +29,7 @@ from rag_plugins import Document, KnowledgeBase  # noqa: E402
 from rag_plugins.eval.beir import load_beir, subset  # noqa: E402
 from rag_plugins.eval.runner import evaluate_run, run_queries  # noqa: E402
 from rag_plugins.graph import GraphExpandedRetriever, HeuristicExtractor, KnowledgeGraph  # noqa: E402
+from rag_plugins.graph.combined import GRAPH_WEIGHT  # noqa: E402
 from rag_plugins.graph.index import EdgeWeights, GraphIndex  # noqa: E402
 from rag_plugins.graph.retriever import ARROW, HUB_PENALTY  # noqa: E402
 
@@ -38,7 +39,7 @@ CUTOFFS = (2, 5, 10)
 # the best of tune()'s grid on the tuning half (results/hotpotqa_graph_tuning.json), which are
 # GraphRetriever's and GraphExpandedRetriever's defaults; fixed here so the report is reproducible
 GRAPH = {"mode": "ppr", "damping": 0.7, "hub_penalty": HUB_PENALTY}
-EXPANDED = {"method": "rrf", "expand_top": 2, "share": 0.95}
+EXPANDED = {"method": "rrf", "expand_top": 2, "share": 0.95, "weights": {"hybrid": 1.0, "graph": GRAPH_WEIGHT}}
 NO_HUB_PENALTY = {**GRAPH, "hub_penalty": 0.0}  # the traversal before hubs were discounted, for comparison
 
 
@@ -160,14 +161,16 @@ def tune(kb: KnowledgeBase, dataset, hubs: set[str]) -> dict:
         for top in (2, 3):
             for share in (0.8, 0.95):
                 for hub_penalty in (0.0, 0.25, 0.5, 1.0):
-                    graph = {"mode": "ppr", "damping": damping, "hub_penalty": hub_penalty}
-                    expanded = {"method": "rrf", "expand_top": top, "share": share}
-                    r = retrievers(kb, graph, expanded)["graph+hybrid"]
-                    key = json.dumps({"graph": graph, "graph+hybrid": expanded})
-                    m = scores(r, dataset, hubs)
-                    results[key] = {"recall_all@5": m["recall_all@5"],
-                                    "paths_through_top1pct_hubs": m.get("paths_through_top1pct_hubs")}
-                    print(key, json.dumps(results[key]), flush=True)
+                    for graph_weight in (1.0, 2.0, 3.0):
+                        graph = {"mode": "ppr", "damping": damping, "hub_penalty": hub_penalty}
+                        expanded = {"method": "rrf", "expand_top": top, "share": share,
+                                    "weights": {"hybrid": 1.0, "graph": graph_weight}}
+                        r = retrievers(kb, graph, expanded)["graph+hybrid"]
+                        key = json.dumps({"graph": graph, "graph+hybrid": expanded})
+                        m = scores(r, dataset, hubs)
+                        results[key] = {"recall_all@5": m["recall_all@5"],
+                                        "paths_through_top1pct_hubs": m.get("paths_through_top1pct_hubs")}
+                        print(key, json.dumps(results[key]), flush=True)
     best = max(results, key=lambda k: (round(results[k]["recall_all@5"], 9),
                                        -(results[k]["paths_through_top1pct_hubs"] or 0.0)))
     print("best:", best, flush=True)

@@ -65,6 +65,8 @@ async def test_an_mcp_client_searches_a_knowledge_base_through_the_server(eval_i
             dense = await session.call_tool("search_dense", {"query": "hormone that controls blood sugar", "k": 1})
             assert dense.structured_content["passages"][0]["document_id"] == "d4"
             assert set(dense.structured_content["passages"][0]["scores"]) == {"dense"}
+            assert dense.structured_content["passages"][0]["version"] == 1  # freshness, for "as of" answers
+            assert read_passages(dense.content[0].text)[0]["updated"] == dense.structured_content["passages"][0]["updated_at"][:10]
 
             # the injected document stays inside its passage, as data
             attacked = await session.call_tool("search_bm25", {"query": "aspirin dosage admin mode", "k": 3})

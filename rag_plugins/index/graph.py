@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from rag_plugins.graph.index import EdgeWeights
     from rag_plugins.graph.store import KnowledgeGraph
 
-HUB_PENALTY = 0.25
+HUB_PENALTY = 0.5
 """Steps onto an entity with ``d`` neighbours are ``d ** HUB_PENALTY`` times rarer than onto a
 specific one (chosen on the HotpotQA tuning half; ``benchmarks/hotpotqa_graph.py --tune``)."""
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any, Sequence
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping, Sequence
 
 from rag_plugins.types import Hit
 
@@ -24,8 +25,32 @@ UNTRUSTED_NOTICE = (
 NO_PASSAGES = "No passages found in the knowledge base."
 
 _PASSAGE = re.compile(r'<passage index="(\d+)" source="([^"]*)"(?: title="([^"]*)")?(?: section="([^"]*)")?'
-                      r'(?: location="([^"]*)")?>\n(.*?)\n</passage>', re.S)
+                      r'(?: location="([^"]*)")?(?: updated="([^"]*)")?>\n(.*?)\n</passage>', re.S)
 _LOCATORS = ("page_start", "page_end", "line_start", "line_end", "anchor", "url")
+
+DocumentInfo = Callable[[str], Mapping[str, Any]]
+"""A document's freshness by id, as :meth:`KnowledgeBase.document_info` gives it."""
+
+
+def freshness(hits: Sequence[Hit], document_info: DocumentInfo | None) -> dict[str, dict[str, Any]]:
+    """``{document_id: {"updated_at": ISO 8601 UTC, "version": n}}`` for the hits whose
+    document has a recorded last change; nothing without ``document_info``. A document
+    deleted since the search is simply left out.
+
+    >>> from rag_plugins.types import Chunk
+    >>> freshness([Hit(Chunk("d#0", "d", "x", 0), 1.0)], lambda _: {"updated_at": 0, "version": 2})
+    {'d': {'updated_at': '1970-01-01T00:00:00Z', 'version': 2}}
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for doc_id in dict.fromkeys(h.document_id for h in hits) if document_info else ():
+        try:
+            info = document_info(doc_id)
+        except LookupError:
+            continue
+        if info.get("updated_at") is not None:
+            when = datetime.fromtimestamp(float(info["updated_at"]), timezone.utc)
+            out[doc_id] = {"updated_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "version": info.get("version")}
+    return out
 
 
 def escape(text: str, quote: bool = True) -> str:
@@ -56,10 +81,12 @@ def location(metadata: Any) -> str:
     return " ".join(parts)
 
 
-def format_passages(hits: Sequence[Hit], notice: str = UNTRUSTED_NOTICE) -> str:
+def format_passages(hits: Sequence[Hit], notice: str = UNTRUSTED_NOTICE,
+                    fresh: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """Hits as text for a model: the untrusted-data notice, then one ``<passage>``
     element per hit with its index, source id (the chunk id), title, section (the heading
-    path) and location (page, lines or anchor), whichever the chunk has, for citing.
+    path) and location (page, lines or anchor), whichever the chunk has, for citing; with
+    ``fresh`` (from :func:`freshness`), the date its document last changed, ``updated``.
 
     >>> from rag_plugins.types import Chunk
     >>> print(format_passages([Hit(Chunk("d#0", "d", "Pears < apples.", 0), 1.0)], notice=""))
@@ -79,22 +106,31 @@ def format_passages(hits: Sequence[Hit], notice: str = UNTRUSTED_NOTICE) -> str:
             attrs += f' section="{escape(" > ".join(map(str, hit.chunk.heading_path)))}"'
         if location(hit.chunk.metadata):
             attrs += f' location="{escape(location(hit.chunk.metadata))}"'
+        if fresh and hit.document_id in fresh:
+            attrs += f' updated="{escape(fresh[hit.document_id]["updated_at"][:10])}"'
         blocks.append(f"<passage {attrs}>\n{escape(hit.chunk.text)}\n</passage>")
     return "\n\n".join(blocks)
 
 
-def passage_records(hits: Sequence[Hit]) -> list[dict[str, Any]]:
+def passage_records(hits: Sequence[Hit], fresh: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
     """The passages as JSON records, numbered as :func:`format_passages` numbers them:
-    what structured tool results (MCP's structured content) carry."""
-    return [{"index": i, "source": h.chunk.id, "document_id": h.document_id, "title": h.chunk.metadata.get("title"),
-             "section": h.chunk.heading_path, "location": {k: h.chunk.metadata[k] for k in _LOCATORS
-                                                           if k in h.chunk.metadata},
-             "score": h.score, "scores": dict(h.scores), "text": h.chunk.text} for i, h in enumerate(hits, start=1)]
+    what structured tool results (MCP's structured content) carry. With ``fresh``, each
+    record has its document's ``updated_at`` and ``version`` (None when not recorded)."""
+    records = []
+    for i, h in enumerate(hits, start=1):
+        record = {"index": i, "source": h.chunk.id, "document_id": h.document_id, "title": h.chunk.metadata.get("title"),
+                  "section": h.chunk.heading_path,
+                  "location": {k: h.chunk.metadata[k] for k in _LOCATORS if k in h.chunk.metadata},
+                  "score": h.score, "scores": dict(h.scores), "text": h.chunk.text}
+        if fresh is not None:
+            record.update((fresh.get(h.document_id) or {"updated_at": None, "version": None}))
+        records.append(record)
+    return records
 
 
 def read_passages(text: str) -> list[dict[str, Any]]:
     """The passages in a tool's text, unescaped: ``index``, ``source``, ``title``, ``text``,
-    and ``section`` and ``location`` when the passage has them. A client (or a test) sees exactly what was retrieved.
+    and ``section``, ``location`` and ``updated`` when the passage has them. A client (or a test) sees exactly what was retrieved.
 
     >>> from rag_plugins.types import Chunk
     >>> read_passages(format_passages([Hit(Chunk("d#0", "d", "a </passage> b", 0), 1.0)]))[0]["text"]
@@ -104,7 +140,7 @@ def read_passages(text: str) -> list[dict[str, Any]]:
     for m in _PASSAGE.finditer(text):
         passage = {"index": int(m[1]), "source": html.unescape(m[2]),
                    "title": html.unescape(m[3]) if m[3] is not None else None}
-        passage.update({key: html.unescape(value) for key, value in (("section", m[4]), ("location", m[5]))
-                        if value is not None})
-        passages.append({**passage, "text": html.unescape(m[6])})
+        passage.update({key: html.unescape(value) for key, value in
+                        (("section", m[4]), ("location", m[5]), ("updated", m[6])) if value is not None})
+        passages.append({**passage, "text": html.unescape(m[7])})
     return passages

@@ -10,7 +10,7 @@ from rag_plugins._validation import check_k
 from rag_plugins.filter_policy import FilterPolicy
 from rag_plugins.iterative.pipeline import IterativePipeline
 from rag_plugins.iterative.trace import IterativeResult
-from rag_plugins.tools.passages import escape, format_passages, passage_records
+from rag_plugins.tools.passages import DocumentInfo, escape, format_passages, freshness, passage_records
 from rag_plugins.tools.result import ToolResult
 from rag_plugins.tools.spec import ToolSpec, check_arguments
 from rag_plugins.types import Hit
@@ -43,9 +43,11 @@ class ResearchTool:
     """
 
     def __init__(self, pipeline: IterativePipeline, name: str = TOOL_NAME, description: str = TOOL_DESCRIPTION,
-                 *, k: int = 6, max_k: int = 20, pinned_filters: Mapping[str, Any] | None = None):
+                 *, k: int = 6, max_k: int = 20, pinned_filters: Mapping[str, Any] | None = None,
+                 document_info: DocumentInfo | None = None):
         k = check_k(k)
         self.pipeline = pipeline
+        self.document_info = document_info
         self.filter_policy = FilterPolicy(pinned_filters)
         self.answer_label = getattr(pipeline.generator, "answer_label", DRAFT_LABEL)
         self.spec = ToolSpec(name, description, research_parameters(k, max(check_k(max_k, "max_k"), k)))
@@ -65,23 +67,26 @@ class ResearchTool:
     def run(self, arguments: Any) -> ToolResult:
         args = check_arguments(self.spec, arguments)
         result = self.pipeline.run(args["query"], filters=self.filter_policy.apply(None))
-        return research_result(self.name, result, args["k"], self.answer_label)
+        return research_result(self.name, result, args["k"], self.answer_label, self.document_info)
 
     async def arun(self, arguments: Any) -> ToolResult:
         """The pipeline's own ``arun``: retrieval and generation are awaited, off the loop."""
         args = check_arguments(self.spec, arguments)
         result = await self.pipeline.arun(args["query"], filters=self.filter_policy.apply(None))
-        return research_result(self.name, result, args["k"], self.answer_label)
+        return research_result(self.name, result, args["k"], self.answer_label, self.document_info)
 
 
-def research_result(tool: str, result: IterativeResult, k: int, answer_label: str = DRAFT_LABEL) -> ToolResult:
+def research_result(tool: str, result: IterativeResult, k: int, answer_label: str = DRAFT_LABEL,
+                    document_info: DocumentInfo | None = None) -> ToolResult:
     hits = list(result.hits[:k])
+    fresh = freshness(hits, document_info) if document_info else None
     data = {key: value for key, value in result.to_dict().items() if key not in ("hits", "steps")}
-    data["passages"] = passage_records(hits)
-    return ToolResult(tool, format_result(result, k, answer_label), hits, data)
+    data["passages"] = passage_records(hits, fresh)
+    return ToolResult(tool, format_result(result, k, answer_label, fresh), hits, data)
 
 
-def format_result(result: IterativeResult, max_passages: int = 8, answer_label: str = DRAFT_LABEL) -> str:
+def format_result(result: IterativeResult, max_passages: int = 8, answer_label: str = DRAFT_LABEL,
+                  fresh: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """What the tool tells the model.
 
     >>> from rag_plugins.iterative import IterativeResult
@@ -90,11 +95,11 @@ def format_result(result: IterativeResult, max_passages: int = 8, answer_label: 
     Insufficient evidence: nothing found.
     """
     return format_research(result.answer, result.queries, result.hits[:max_passages],
-                           result.message if result.abstained else None, answer_label)
+                           result.message if result.abstained else None, answer_label, fresh)
 
 
 def format_research(answer: str, queries: Sequence[str], hits: Sequence[Hit], abstention: str | None = None,
-                    answer_label: str = DRAFT_LABEL) -> str:
+                    answer_label: str = DRAFT_LABEL, fresh: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """The tool text from its parts (what a framework response still holds): the
     abstention notice alone, or the draft answer and the searches (both derived from
     retrieved text, so escaped like it) and the passages."""
@@ -105,5 +110,5 @@ def format_research(answer: str, queries: Sequence[str], hits: Sequence[Hit], ab
         lines.append(f"{answer_label}: {escape(answer.strip(), quote=False)}")
     if queries:
         lines.append("Searches made: " + " | ".join(escape(q, quote=False) for q in queries))
-    lines.append(format_passages(hits))
+    lines.append(format_passages(hits, fresh=fresh))
     return "\n\n".join(lines)

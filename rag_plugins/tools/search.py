@@ -12,7 +12,7 @@ from rag_plugins._validation import check_k
 from rag_plugins.errors import InvalidInputError, UnknownFilterFieldError
 from rag_plugins.filter_policy import FilterPolicy
 from rag_plugins.protocols import Retriever
-from rag_plugins.tools.passages import escape, format_passages, passage_records
+from rag_plugins.tools.passages import DocumentInfo, escape, format_passages, freshness, passage_records
 from rag_plugins.tools.result import ToolResult
 from rag_plugins.tools.spec import ToolSpec, check_arguments, search_parameters
 from rag_plugins.tracing import TracedSearch, traced_search
@@ -28,7 +28,9 @@ class SearchTool:
 
     ``pinned_filters`` apply to every call and the model's ``filters`` can only narrow
     them (:class:`~rag_plugins.filter_policy.FilterPolicy`); the model's filters are
-    equality only unless ``allow_filter_operators``.
+    equality only unless ``allow_filter_operators``. With ``document_info`` (such as
+    ``kb.document_info``; :meth:`Toolkit.from_knowledge_base` passes it), every passage
+    says when its document last changed (``updated``).
 
     >>> import tempfile
     >>> from rag_plugins import Document, KnowledgeBase
@@ -45,7 +47,8 @@ class SearchTool:
 
     def __init__(self, name: str, retriever: Retriever, description: str, *, k: int = 4, max_k: int = 20,
                  reranker: Any = None, depth: int = 50, policy: Any = None, filters: bool = True,
-                 pinned_filters: Mapping[str, Any] | None = None, allow_filter_operators: bool = False):
+                 pinned_filters: Mapping[str, Any] | None = None, allow_filter_operators: bool = False,
+                 document_info: DocumentInfo | None = None):
         if not name.replace("_", "").replace("-", "").isalnum():
             raise InvalidInputError(f"tool name {name!r} must be letters, digits, '_' or '-' (what every framework accepts)")
         k, max_k = check_k(k), check_k(max_k, "max_k")
@@ -55,6 +58,7 @@ class SearchTool:
         self.reranker = reranker
         self.depth = check_k(depth, "depth")
         self.policy = policy
+        self.document_info = document_info
         self.routes: tuple[str, ...] = tuple(getattr(retriever, "routes", ())) if hasattr(retriever, "retriever_for") else ()
         self.filter_policy = FilterPolicy(pinned_filters, allow_filter_operators)
         self._schema = (k, max_k, self.routes, filters)
@@ -90,16 +94,17 @@ class SearchTool:
         return search
 
     def run(self, arguments: Any) -> ToolResult:
-        return search_result(self.name, self.search(arguments))
+        return search_result(self.name, self.search(arguments), self.document_info)
 
     async def arun(self, arguments: Any) -> ToolResult:
         """:meth:`run` in a worker thread, off the event loop."""
         return await asyncio.to_thread(self.run, arguments)
 
 
-def search_result(tool: str, search: TracedSearch) -> ToolResult:
+def search_result(tool: str, search: TracedSearch, document_info: DocumentInfo | None = None) -> ToolResult:
     """The tool result of a traced search: a header (route and why, confidence), then
-    the passages, or the insufficient-evidence notice when the policy abstained."""
+    the passages (with their documents' last change, given ``document_info``), or the
+    insufficient-evidence notice when the policy abstained."""
     header = []
     if search.route:
         routes = ", ".join(search.route["routes"])
@@ -107,7 +112,8 @@ def search_result(tool: str, search: TracedSearch) -> ToolResult:
         header.append(f"Route: {routes}" + (f" ({escape(reasons, quote=False)})" if reasons else ""))
     if search.confidence is not None:
         header.append(f"Retrieval confidence: {search.confidence['confidence']:.2f} ({search.confidence['status']})")
-    body = (search.message or "Insufficient evidence.") if search.abstained else format_passages(search.hits)
+    fresh = freshness(search.hits, document_info) if document_info else None
+    body = (search.message or "Insufficient evidence.") if search.abstained else format_passages(search.hits, fresh=fresh)
     record = {key: value for key, value in search.to_dict().items() if key != "hits"}
-    record["passages"] = passage_records(search.hits)
+    record["passages"] = passage_records(search.hits, fresh)
     return ToolResult(tool, "\n".join(header) + ("\n\n" if header else "") + body, list(search.hits), record)

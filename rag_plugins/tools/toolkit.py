@@ -113,14 +113,14 @@ class Toolkit:
             from rag_plugins.confidence import AbstentionPolicy
 
             policy = AbstentionPolicy(estimator, abstain_below)
-        options = dict(k=k, max_k=max_k, reranker=reranker, depth=depth, policy=policy)
+        options = dict(k=k, max_k=max_k, reranker=reranker, depth=depth, policy=policy, document_info=kb.document_info)
         tools: list[Tool] = [SearchTool("search", routed, ROUTED_DESCRIPTION, **options)]
         if route_tools:
             tools += [SearchTool(route_tool_name(r), routed.retriever_for(r), route_description(r), **options)
                       for r in routed.routes]
         pipeline = _iterative_pipeline(kb, routed, iterative)
         if pipeline is not None:
-            tools.append(ResearchTool(pipeline, k=max(k, 6), max_k=max_k))
+            tools.append(ResearchTool(pipeline, k=max(k, 6), max_k=max_k, document_info=kb.document_info))
         return cls(tools, pinned_filters=pinned_filters, allow_filter_operators=allow_filter_operators)
 
     # the collection ----------------------------------------------------------------------

@@ -55,3 +55,25 @@ def test_passages_carry_the_section_and_location_to_cite():
 
     [record] = passage_records([hit])
     assert (record["section"], record["location"]) == (["Security", "Keys"], {"page_start": 4, "page_end": 5})
+
+
+def test_passages_say_when_their_document_last_changed():
+    from rag_plugins.errors import DocumentNotFoundError
+    from rag_plugins.tools.passages import freshness, passage_records
+
+    hits = _hits("Rotate keys every 90 days.", "Deleted since the search.", "Never recorded.")
+    known = {"d0": {"updated_at": 1_764_633_600.0, "version": 3}, "d2": {"updated_at": None, "version": 1}}
+
+    def document_info(doc_id):
+        if doc_id not in known:
+            raise DocumentNotFoundError(doc_id)
+        return known[doc_id]
+
+    fresh = freshness(hits, document_info)
+    assert fresh == {"d0": {"updated_at": "2025-12-02T00:00:00Z", "version": 3}}
+    text = format_passages(hits, notice="", fresh=fresh)
+    assert text.startswith('<passage index="1" source="d0#0" updated="2025-12-02">')
+    assert [p.get("updated") for p in read_passages(text)] == ["2025-12-02", None, None]
+    records = passage_records(hits, fresh)
+    assert [(r["updated_at"], r["version"]) for r in records] == [("2025-12-02T00:00:00Z", 3), (None, None), (None, None)]
+    assert "updated_at" not in passage_records(hits)[0]  # no lookup, no freshness keys

@@ -138,6 +138,28 @@ def test_multi_hop_search_researches_in_one_call(toolkit):
     assert len(result.data["queries"]) >= 1 and result.data["path"] == "retrieved"
     assert "Searches made: " in result.content
     assert {p["source"] for p in read_passages(result.content)} >= {"g1#0", "g2#0"}
+    assert all(p["updated_at"] and p["version"] == 1 for p in result.data["passages"])
+
+
+def test_passages_say_when_their_document_last_changed(tmp_path):
+    from datetime import datetime, timezone
+
+    from rag_plugins import Document, KnowledgeBase
+
+    kb = KnowledgeBase.open(tmp_path / "kb", show_progress=False)
+    kb.upsert([Document("keys", "Rotate keys every 30 days."), Document("pears", "Pears are sweet.")])
+    kb.commit()
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    kb.upsert([Document("keys", "Rotate keys every 90 days.")])
+    kb.commit()
+    result = Toolkit.from_knowledge_base(kb).call("search_bm25", {"query": "how often rotate keys", "k": 1})
+    [record] = result.data["passages"]
+    assert record["version"] == 2
+    changed = datetime.strptime(record["updated_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    assert before <= changed <= datetime.now(timezone.utc)
+    assert read_passages(result.content)[0]["updated"] == record["updated_at"][:10]
+    plain = SearchTool("search_bm25", kb.bm25_retriever(), "Keyword search.").run({"query": "keys"})
+    assert "updated" not in read_passages(plain.content)[0] and "version" not in plain.data["passages"][0]
 
 
 def test_reranked_and_abstaining_tools(abstention_kb, abstention_estimator, tiny_cross_encoder):
