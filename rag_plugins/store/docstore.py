@@ -114,6 +114,12 @@ class DocumentStore:
         with self._guard() as conn:
             conn.executescript(SCHEMA)
 
+    def add_missing_tables(self) -> None:
+        """Create the tables added since the base was written (a sync's ``sources`` and
+        ``document_times``); a writer does this on open, and readers treat them as empty."""
+        with self._guard() as conn:
+            conn.executescript(SOURCES_SCHEMA)
+
     def close(self) -> None:
         with self.lock:
             self._conn.close()

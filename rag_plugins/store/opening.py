@@ -73,6 +73,8 @@ def open_base(cls: type, path: Path, *, embedder: Embedder | str | None, request
                 store.set_meta("writer", {"pid": os.getpid(), "opened_at": time.time()})
             if version < FORMAT_VERSION:
                 base_settings.upgrade(store, path, read_only)
+            if writer is not None:
+                store.add_missing_tables()
             settings = base_settings.checked_settings(store, path)
             base_settings.check_requested(settings, requested, path)
             embedder = base_settings.resolve_embedder(settings, embedder, path)

@@ -338,3 +338,30 @@ def test_a_format_1_base_is_upgraded_by_its_writer_and_keeps_its_answers(tmp_pat
     # the sampled fingerprint matches, but the full one recorded on upgrade does not
     with pytest.raises(EmbeddingModelMismatchError, match="fingerprint"):
         KnowledgeBase.open(path, embedder=tail_changed_model)
+
+
+def test_a_base_written_before_sync_existed_is_read_and_then_completed_by_its_writer(tmp_path, corpus):
+    """Bases from the release before sync have no ``sources`` / ``document_times`` tables:
+    readers see no sync record, and the first writer adds the tables, so commits and syncs work."""
+    import sqlite3
+
+    path = tmp_path / "kb"
+    with KnowledgeBase.open(path) as kb:
+        kb.upsert(corpus)
+        kb.commit()
+    with sqlite3.connect(path / "kb.sqlite") as conn:
+        conn.executescript("DROP TABLE sources; DROP TABLE document_times;")
+    with KnowledgeBase.open(path, read_only=True) as reader:
+        info = reader.document_info(corpus[0].id)
+        assert info["version"] == 1 and info["first_indexed"] is None and reader.store.sources() == {}
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "new.md").write_text("# New\n\nSynced after the upgrade.")
+    with KnowledgeBase.open(path) as kb:
+        kb.upsert([Document(corpus[0].id, corpus[0].text + " Changed.")])
+        kb.commit()
+        assert kb.document_info(corpus[0].id)["version"] == 2
+        report = kb.sync([folder], prune=False)
+        [added] = report.added
+        assert kb.store.sources()[str(folder / "new.md")].documents == (added,)
+        assert kb.document_info(added)["first_indexed"] is not None
