@@ -2,7 +2,10 @@
 driven by the MCP Python client, serving a base written by ``rag-plugins eval --index-dir``."""
 
 import os
+import signal
+import subprocess
 import sys
+import time
 from contextlib import nullcontext
 
 import pytest
@@ -38,6 +41,25 @@ def eval_index(tmp_path_factory, minilm_path):
 def server_params(*args):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", "RAG_PLUGINS_PROGRESS": "0"}
     return mcp.StdioServerParameters(command=sys.executable, args=["-m", "rag_plugins.cli", "serve-mcp", *args], env=env)
+
+
+@pytest.mark.parametrize("sig, code, verb", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+def test_the_server_stops_on_a_signal_while_its_client_keeps_stdin_open(eval_index, sig, code, verb):
+    params = server_params(str(eval_index))
+    server = subprocess.Popen([params.command, *params.args], env=params.env, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        server.stdin.write('{"jsonrpc": "2.0", "id": 1, "method": "ping"}\n')
+        server.stdin.flush()
+        assert '"id":1' in server.stdout.readline().replace(" ", "")  # serving, stdin still open
+        server.send_signal(sig)
+        assert server.wait(timeout=20) == code
+        err = server.stderr.read()
+        assert "Traceback" not in err and f"rag-plugins: {verb}; server stopped" in err
+    finally:
+        server.kill()
+        server.stdin.close()
 
 
 @pytest.mark.asyncio

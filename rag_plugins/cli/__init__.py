@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
+import threading
 from typing import NoReturn, Sequence
 
 from rag_plugins.cli import eval as eval_command
@@ -33,21 +36,50 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; an error is one line on stderr and exit 2, Ctrl-C is exit 130."""
+    """Run one command; an error is one line on stderr and exit 2, Ctrl-C is exit 130, SIGTERM 143."""
     args = build_parser().parse_args(argv)
     # faiss logs which CPU build it loaded ("Could not load library with AVX512 support") at INFO
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     if hub_offline():
         # asked for: every load by id would otherwise warn "Could not reach the Hub ... offline mode"
         logging.getLogger("huggingface_hub.hf_api").setLevel(logging.ERROR)
+    previous = _stop_on_sigterm()
     try:
         return args.func(args)
     except RagPluginsError as exc:
         print(f"rag-plugins: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"rag-plugins: interrupted; {INTERRUPTED.get(args.command, 'stopped before finishing')}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        verb = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"rag-plugins: {verb}; {INTERRUPTED.get(args.command, 'stopped before finishing')}", file=sys.stderr)
+        code = 143 if isinstance(exc, Terminated) else 130
+        if getattr(args, "exit_when_stopped", False):
+            # serve-mcp's stdio transport reads stdin in a worker thread no signal wakes: the
+            # interpreter would wait at exit until the client closed the pipe. The base is closed.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``docker stop``, systemd): unwinds like Ctrl-C, so a staged commit is
+    rolled back and a ``--watch`` or ``serve-mcp`` process stops with one line, not a traceback."""
+
+
+def _raise_terminated(signum: int, frame: object) -> NoReturn:
+    raise Terminated()
+
+
+def _stop_on_sigterm() -> object | None:
+    """Install the SIGTERM handler for this command; the handler it replaced, or None where
+    signals cannot be set (not the main thread, as when a test or a host app calls ``main``)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 # what an interrupted command leaves behind (a commit is all or nothing)

@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: filtered with --pin-filter, so tenants' term statistics stay apart)")
     p.add_argument("--name", default="rag-plugins", help="the server name clients show")
     p.add_argument("--log-level", default="WARNING", help="stderr log level; INFO logs every search as a record")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, exit_when_stopped=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,8 +75,22 @@ def run(args: argparse.Namespace) -> int:
             iterative=False if args.no_multi_hop else "auto", k=args.k, max_k=args.max_k,
             pinned_filters=args.pin_filter, allow_filter_operators=args.allow_filter_operators)
         logging.getLogger("rag_plugins.mcp").info("serving %s: tools %s", directory, toolkit.names)
-        asyncio.run(serve_stdio(toolkit, name=args.name))
+        own_sigint = threading.current_thread() is threading.main_thread() \
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        if own_sigint:
+            # asyncio.run would turn Ctrl-C into cancelling the server, which then waits for the
+            # transport's stdin read to return: raise in place instead, as without a loop
+            signal.signal(signal.SIGINT, _interrupt)
+        try:
+            asyncio.run(serve_stdio(toolkit, name=args.name))
+        finally:
+            if own_sigint:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt()
 
 
 def _check_pin(kb: KnowledgeBase, pin: Any) -> None:

@@ -124,8 +124,10 @@ def test_a_sync_that_finds_nothing_creates_no_base(tmp_path, capsys):
 
 def _spawn(*args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO), "RAG_PLUGINS_PROGRESS": "0", "HF_HUB_OFFLINE": "1"}
+    # a shell without job control starts background jobs with SIGINT ignored, and Python keeps
+    # an ignored SIGINT ignored: give the child the default, as a terminal would
     return subprocess.Popen([sys.executable, *args], cwd=REPO, env=env, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 @pytest.mark.slow
@@ -215,3 +217,19 @@ def test_load_sources_reports_and_goes_on(folder):
     docs = list(load_sources([folder], exclude=["*.py"], skipped=skipped))
     assert sorted(Path(d.id).name for d in docs) == ["deploy.html", "notes.md", "todo.md"]
     assert [(s.path.name, s.kind) for s in skipped] == [("broken.pdf", "unreadable")]
+
+
+@pytest.mark.slow
+def test_watch_stops_cleanly_on_sigterm(folder, tmp_path):
+    watcher = _spawn("-m", "rag_plugins.cli", "sync", str(folder), "--kb", str(tmp_path / "kb"), "--no-dense",
+                     "--json", "--watch", "0.2")
+    try:
+        first = watcher.stdout.readline()
+        while not first.startswith("{"):
+            first = watcher.stdout.readline()
+        assert json.loads(first)["added"] == 4
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        _, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 143 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("rag-plugins: terminated;")
