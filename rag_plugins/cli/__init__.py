@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -52,14 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         verb = "terminated" if isinstance(exc, Terminated) else "interrupted"
         print(f"rag-plugins: {verb}; {INTERRUPTED.get(args.command, 'stopped before finishing')}", file=sys.stderr)
-        code = 143 if isinstance(exc, Terminated) else 130
-        if getattr(args, "exit_when_stopped", False):
-            # serve-mcp's stdio transport reads stdin in a worker thread no signal wakes: the
-            # interpreter would wait at exit until the client closed the pipe. The base is closed.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-        return code
+        return 143 if isinstance(exc, Terminated) else 130
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -41,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: filtered with --pin-filter, so tenants' term statistics stay apart)")
     p.add_argument("--name", default="rag-plugins", help="the server name clients show")
     p.add_argument("--log-level", default="WARNING", help="stderr log level; INFO logs every search as a record")
-    p.set_defaults(func=run, exit_when_stopped=True)
+    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,22 +76,25 @@ def run(args: argparse.Namespace) -> int:
             iterative=False if args.no_multi_hop else "auto", k=args.k, max_k=args.max_k,
             pinned_filters=args.pin_filter, allow_filter_operators=args.allow_filter_operators)
         logging.getLogger("rag_plugins.mcp").info("serving %s: tools %s", directory, toolkit.names)
-        own_sigint = threading.current_thread() is threading.main_thread() \
-            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        if own_sigint:
-            # asyncio.run would turn Ctrl-C into cancelling the server, which then waits for the
-            # transport's stdin read to return: raise in place instead, as without a loop
-            signal.signal(signal.SIGINT, _interrupt)
+        stop_at_once = threading.current_thread() is threading.main_thread()
+        previous = {sig: signal.signal(sig, _stop_now) for sig in (signal.SIGINT, signal.SIGTERM)} if stop_at_once else {}
         try:
             asyncio.run(serve_stdio(toolkit, name=args.name))
         finally:
-            if own_sigint:
-                signal.signal(signal.SIGINT, signal.default_int_handler)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     return 0
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt()
+def _stop_now(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM while serving: exit at once. Unwinding would wait on the stdio
+    transport's stdin read (no signal wakes it) and log the server's cancellation; a read-only
+    base needs no cleanup that a kill -9 would not also skip."""
+    verb = "interrupted" if signum == signal.SIGINT else "terminated"
+    sys.stdout.flush()
+    sys.stderr.write(f"rag-plugins: {verb}; server stopped\n")
+    sys.stderr.flush()
+    os._exit(130 if signum == signal.SIGINT else 143)
 
 
 def _check_pin(kb: KnowledgeBase, pin: Any) -> None:
