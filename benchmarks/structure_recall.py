@@ -177,10 +177,10 @@ def fixed_base(corpus: str) -> KnowledgeBase:
     return kb
 
 
-def recall(kb: KnowledgeBase, qs: list[dict]) -> dict:
-    systems = {"hybrid": kb.hybrid_retriever(), "bm25": kb.bm25_retriever(), "dense": kb.dense_retriever()}
+def recall(kb: KnowledgeBase, qs: list[dict], systems: tuple[str, ...] = ("hybrid", "bm25", "dense")) -> dict:
     out = {}
-    for name, retriever in systems.items():
+    for name in systems:
+        retriever = getattr(kb, f"{name}_retriever")()
         ranks = []
         for q in qs:
             answer = squash(q["answer"])
@@ -205,7 +205,7 @@ def tune(output: Path) -> None:
         report["corpora"][corpus] = {}
         for size in TUNING_SIZES:
             kb = structure_base(corpus, size)
-            result = recall(kb, qs)["hybrid"]
+            result = recall(kb, qs, ("hybrid",))["hybrid"]
             report["corpora"][corpus][str(size)] = {"chunks": sum(len(kb.chunks(d)) for d in kb.document_ids()),
                                                     **result}
             kb.close()

@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from contextlib import nullcontext
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from rag_plugins.cli import main
 from rag_plugins.tools import read_passages
 from tests.beir_data import write_beir
+from tests.processes import default_sigint
 
 mcp = pytest.importorskip("mcp")
 
@@ -48,7 +48,7 @@ def test_the_server_stops_on_a_signal_while_its_client_keeps_stdin_open(eval_ind
     params = server_params(str(eval_index))
     server = subprocess.Popen([params.command, *params.args], env=params.env, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                              preexec_fn=default_sigint)
     try:
         server.stdin.write('{"jsonrpc": "2.0", "id": 1, "method": "ping"}\n')
         server.stdin.flush()

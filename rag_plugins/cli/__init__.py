@@ -59,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM (``kill``, ``docker stop``, systemd): unwinds like Ctrl-C, so a staged commit is
-    rolled back and a ``--watch`` or ``serve-mcp`` process stops with one line, not a traceback."""
+    rolled back and a ``sync --watch`` process stops with one line, not a traceback (``serve-mcp``
+    exits at once on either signal while serving)."""
 
 
 def _raise_terminated(signum: int, frame: object) -> NoReturn:

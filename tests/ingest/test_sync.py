@@ -17,6 +17,7 @@ from rag_plugins import KnowledgeBase
 from rag_plugins.cli import main
 from rag_plugins.errors import InvalidInputError
 from tests.ingest.documents import HTML_PAGE, PYTHON_MODULE
+from tests.processes import default_sigint
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -124,10 +125,8 @@ def test_a_sync_that_finds_nothing_creates_no_base(tmp_path, capsys):
 
 def _spawn(*args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO), "RAG_PLUGINS_PROGRESS": "0", "HF_HUB_OFFLINE": "1"}
-    # a shell without job control starts background jobs with SIGINT ignored, and Python keeps
-    # an ignored SIGINT ignored: give the child the default, as a terminal would
     return subprocess.Popen([sys.executable, *args], cwd=REPO, env=env, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            stderr=subprocess.PIPE, preexec_fn=default_sigint)
 
 
 @pytest.mark.slow
