@@ -14,9 +14,11 @@ contains the passage (whitespace collapsed), the same test for both chunkings, s
 that cuts the passage in two loses it.
 
 - structure-aware: ``kb.sync(files)`` with every default (headings, tables and code blocks kept
-  whole, code chunked at functions / classes / methods; 224 tokens for all-MiniLM-L6-v2);
+  whole, code chunked at functions / classes / methods; 512 tokens, the size ``--tune`` chose);
 - fixed 512: the same loaded text cut into consecutive 512-token windows of the embedding
-  model's tokenizer (no overlap, structure ignored), each window one chunk.
+  model's tokenizer (no overlap, structure ignored), each window one chunk;
+- structure-aware 224: the previous default (all-MiniLM-L6-v2's 256-token window less room
+  for special tokens), for reference.
 
 Both bases use all-MiniLM-L6-v2 and ``kb.hybrid_retriever()``'s defaults; BM25 and dense alone
 are reported too. ``--check`` verifies that every question's passage is in its file, inside the
@@ -40,12 +42,14 @@ sys.path.insert(0, str(HERE.parent))
 from rag_plugins import Document, KnowledgeBase  # noqa: E402
 from rag_plugins.chunking import StructureAwareChunker  # noqa: E402
 from rag_plugins.ingest import load_path  # noqa: E402
+from rag_plugins.store.settings import DEFAULT_CHUNK_TOKENS  # noqa: E402
 
 WORK = HERE / "results" / "work" / "structure"
 QUESTIONS = HERE / "questions"
 HTML = Path("/usr/share/doc/python3.11/html/library")
 CODE = Path("/usr/lib/python3.11")
 FIXED_TOKENS = 512
+PREVIOUS_DEFAULT = 224  # the default before --tune chose one: the model's 256-token window less room
 K = 5
 
 PAGES = [f"{name}.html" for name in (
@@ -110,7 +114,7 @@ def section_name(heading_path: list[str]) -> str:
 def check(corpus: str) -> list[str]:
     """Problems with the question set: a passage not in its file, or not inside its section."""
     root, names = CORPORA[corpus]
-    chunker = StructureAwareChunker(chunk_size=224)  # sections and functions apart, as the default
+    chunker = StructureAwareChunker(chunk_size=PREVIOUS_DEFAULT)  # small chunks: each passage's own section
     sections: dict[str, list] = {}
     problems = []
     seen = set()
@@ -153,9 +157,13 @@ def fixed_windows(documents: list[Document], tokenizer) -> list[Document]:
 
 
 def structure_base(corpus: str, chunk_size: int | None = None) -> KnowledgeBase:
+    """``kb.sync`` of the corpus at ``chunk_size`` tokens, or at the default a new base gets
+    (the base is kept per size, so a changed default is a new base, not the cached one)."""
     root, names = CORPORA[corpus]
-    name = f"{corpus}-structure" + (f"-{chunk_size}" if chunk_size else "")
-    kb = KnowledgeBase.open(WORK / name, embedder=model_path(), chunk_size=chunk_size)
+    size = chunk_size or DEFAULT_CHUNK_TOKENS
+    kb = KnowledgeBase.open(WORK / f"{corpus}-structure-{size}", embedder=model_path(), chunk_size=chunk_size)
+    if kb.settings["chunk_size"] != size:
+        raise RuntimeError(f"{kb.path} was built at {kb.settings['chunk_size']} tokens, not {size}; delete it")
     kb.sync([root / name for name in names], prune=True)
     return kb
 
@@ -255,7 +263,7 @@ def main() -> None:
         qs = questions(corpus)
         entry = {}
         for chunking, build in (("structure-aware", structure_base), (f"fixed {FIXED_TOKENS}", fixed_base),
-                                (f"structure-aware {FIXED_TOKENS}", lambda c: structure_base(c, FIXED_TOKENS))):
+                                (f"structure-aware {PREVIOUS_DEFAULT}", lambda c: structure_base(c, PREVIOUS_DEFAULT))):
             kb = build(corpus)
             entry[chunking] = {"chunks": sum(len(kb.chunks(d)) for d in kb.document_ids()),
                                "chunk_size": kb.settings["chunk_size"], **recall(kb, qs)}

@@ -38,3 +38,10 @@ def pinned(owner: object, current: T) -> T:
     if pins is None:
         return current
     return pins.setdefault(id(owner), current)
+
+
+def generations_read() -> tuple[int, ...]:
+    """The generations this thread's current search has pinned so far, one per knowledge
+    base it read (empty outside a search scope)."""
+    pins = getattr(_scope, "pins", None) or {}
+    return tuple(sorted({g for g in (getattr(s, "generation", None) for s in pins.values()) if g is not None}))

@@ -110,3 +110,7 @@ class UnsafeFileError(RagPluginsError):
 
 class ReadOnlyKnowledgeBaseError(RagPluginsError):
     """A knowledge base opened with ``read_only=True`` was asked to change."""
+
+
+class RetrievalLogError(RagPluginsError, OSError):
+    """A retrieval log cannot be opened or written (no permission, another format version)."""

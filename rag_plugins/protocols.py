@@ -1,7 +1,8 @@
 """The roles components play, as Protocols: implementations need no base class.
 
 Retrieval: :class:`Retriever` (and what it reads from a base, :class:`SearchableBase`,
-:class:`IndexedGeneration`), :class:`Reranker`, :class:`RetrieverCatalog`. Storage:
+:class:`IndexedGeneration`), :class:`Reranker`, :class:`RetrieverCatalog`, and what watches
+searches, :class:`SearchObserver`. Storage:
 :class:`Index` (one index kind; the seam for new backends) and :class:`IndexServices` (what the
 store lends it). Models: :class:`Embedder`, :class:`TokenCounter`. Pipeline stages:
 :class:`Extractor` (chunks to graph extractions), :class:`Router` (query features to a route
@@ -88,6 +89,18 @@ class SearchableBase(Protocol):
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray: ...
 
     def hits(self, rows: np.ndarray, scores: np.ndarray, source: str) -> list[Hit]: ...
+
+
+@runtime_checkable
+class SearchObserver(Protocol):
+    """Told about every search made through :func:`rag_plugins.tracing.traced_search` on
+    an observed retriever (:class:`rag_plugins.tracing.ObservedRetriever`): a retrieval
+    log, a collapse monitor. ``observe`` runs on the search path, so it must be quick and
+    must not raise; a slow observer hands the record to a thread of its own."""
+
+    def observe(self, search: Any) -> None:
+        """``search`` is the finished :class:`rag_plugins.tracing.TracedSearch`."""
+        ...
 
 
 class RetrieverCatalog(Protocol):

@@ -5,6 +5,8 @@ Framework adapters, agent tools and the MCP server all search through :func:`tra
 so callbacks, instrumentation events, tool results and logs report the same record. Each
 search is logged once on the ``rag_plugins.retrieval`` logger at INFO, with the record as
 the ``rag_plugins`` attribute of the log record (a JSON formatter picks it up from there).
+A retriever wrapped in :class:`ObservedRetriever` also hands each record to its observers
+(a retrieval log, a collapse monitor), whichever adapter or tool searched it.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Sequence
 
+from rag_plugins._search_scope import generations_read, one_generation_per_search
 from rag_plugins._validation import check_k, check_query
 from rag_plugins.filters import check_filters
-from rag_plugins.protocols import Filters, Retriever
+from rag_plugins.protocols import Filters, Retriever, SearchObserver
 from rag_plugins.types import Hit
 
 logger = logging.getLogger("rag_plugins.retrieval")
@@ -31,7 +34,9 @@ class TracedSearch:
     router decided; ``confidence`` is the calibrated confidence record (value, status,
     features), when an abstention policy judged the hits; ``abstained`` then says whether
     it refused, with ``message`` for the model. ``timings`` are seconds per stage
-    (``routing``, ``retrieval``, ``rerank``, ``confidence``) plus ``total``.
+    (``routing``, ``retrieval``, ``rerank``, ``confidence``) plus ``total``. ``filters``
+    is the filter the search ran under, ``generations`` the generation of each knowledge
+    base it read, and ``started_at`` the wall-clock time it began (seconds since the epoch).
     """
 
     query: str
@@ -44,6 +49,9 @@ class TracedSearch:
     abstained: bool = False
     message: str | None = None
     candidates: list[Hit] = field(default_factory=list)
+    filters: Mapping[str, Any] | None = None
+    generations: tuple[int, ...] = ()
+    started_at: float = 0.0
 
     def to_dict(self, text: bool = False) -> dict[str, Any]:
         """A JSON-ready record: the query, the stages' timings, route, confidence and each
@@ -58,7 +66,8 @@ class TracedSearch:
         return {"query": self.query, "retriever": self.retriever, "k": self.k, "timings": dict(self.timings),
                 "route": dict(self.route) if self.route is not None else None,
                 "confidence": dict(self.confidence) if self.confidence is not None else None,
-                "abstained": self.abstained, "hits": hits}
+                "abstained": self.abstained, "filters": dict(self.filters) if self.filters else None,
+                "generations": list(self.generations), "hits": hits}
 
     def hit_metadata(self) -> dict[str, Any]:
         """What every returned hit's framework document also carries: the timings, and the
@@ -71,9 +80,11 @@ class TracedSearch:
 
 
 def traced_search(retriever: Retriever, query: str, k: int = 10, filters: Filters | None = None, *,
-                  reranker: Any = None, depth: int | None = None, policy: Any = None) -> TracedSearch:
+                  reranker: Any = None, depth: int | None = None, policy: Any = None,
+                  observers: Sequence[SearchObserver] = ()) -> TracedSearch:
     """Search ``retriever`` for ``k`` hits, optionally rerank ``depth`` candidates with
-    ``reranker`` and judge them with an ``AbstentionPolicy``, timing each stage.
+    ``reranker`` and judge them with an ``AbstentionPolicy``, timing each stage, then hand
+    the record to ``observers`` (and to those of an :class:`ObservedRetriever`).
 
     A ``RoutedRetriever`` reports its decision, an ``AbstainingRetriever`` its confidence,
     whichever way it is reached.
@@ -83,38 +94,102 @@ def traced_search(retriever: Retriever, query: str, k: int = 10, filters: Filter
     >>> kb = KnowledgeBase.open(tempfile.mkdtemp())
     >>> _ = kb.upsert([Document("a", "Pears are sweet."), Document("b", "Bolts are steel.")]); _ = kb.commit()
     >>> search = traced_search(kb.bm25_retriever(), "pears", k=1)
-    >>> search.hits[0].document_id, sorted(search.timings)
-    ('a', ['retrieval', 'total'])
+    >>> search.hits[0].document_id, sorted(search.timings), search.generations
+    ('a', ['retrieval', 'total'], (1,))
     """
     check_query(query)
     k = check_k(k)
     check_filters(filters)
+    observers = list(observers)
+    while isinstance(retriever, ObservedRetriever):
+        observers += retriever.observers
+        retriever = retriever.retriever
+    started_at = time.time()
     start = time.perf_counter()
     timings: dict[str, float] = {}
     fetch = max(k, depth or k) if reranker is not None else k
     route = confidence = message = None
     abstained = False
-    if hasattr(retriever, "retrieve_routed"):
-        routed = retriever.retrieve_routed(query, k=fetch, filters=filters)
-        hits, candidates, route = routed.hits, routed.hits, routed.decision.to_dict()
-        timings.update(routed.timings)
-    elif hasattr(retriever, "retrieve_with_confidence") and reranker is None:
-        judged = retriever.retrieve_with_confidence(query, k=fetch, filters=filters)
-        timings["retrieval"] = time.perf_counter() - start
-        hits, candidates = judged.hits, judged.candidates
-        confidence, abstained, message = judged.confidence.to_dict(), judged.abstained, judged.message
-    else:
-        hits = candidates = retriever.retrieve(query, k=fetch, filters=filters)
-        timings["retrieval"] = time.perf_counter() - start
+    with one_generation_per_search():
+        if hasattr(retriever, "retrieve_routed"):
+            routed = retriever.retrieve_routed(query, k=fetch, filters=filters)
+            hits, candidates, route = routed.hits, routed.hits, routed.decision.to_dict()
+            timings.update(routed.timings)
+        elif hasattr(retriever, "retrieve_with_confidence") and reranker is None:
+            judged = retriever.retrieve_with_confidence(query, k=fetch, filters=filters)
+            timings["retrieval"] = time.perf_counter() - start
+            hits, candidates = judged.hits, judged.candidates
+            confidence, abstained, message = judged.confidence.to_dict(), judged.abstained, judged.message
+        else:
+            hits = candidates = retriever.retrieve(query, k=fetch, filters=filters)
+            timings["retrieval"] = time.perf_counter() - start
+        generations = generations_read()
     if route is None and candidates:
         route = candidates[0].evidence.get("route")
     search = TracedSearch(query, getattr(retriever, "name", type(retriever).__name__), k, list(hits), timings,
-                          route, confidence, abstained, message, list(candidates))
+                          route, confidence, abstained, message, list(candidates), filters, generations, started_at)
     if reranker is not None or policy is not None:
         search = _judged(search, reranker, policy)
     timings["total"] = time.perf_counter() - start
     log_search(search)
+    notify(observers, search)
     return search
+
+
+class ObservedRetriever:
+    """``retriever``, with every search through :func:`traced_search` (the LangChain and
+    LlamaIndex adapters, the agent tools, the MCP server) handed to ``observers`` as well:
+    a :class:`~rag_plugins.ops.RetrievalLog`, a :class:`~rag_plugins.ops.CollapseMonitor`.
+    Calling its own ``retrieve`` traces the search too. Observers see the finished record
+    after the search; one that raises is logged and skipped, never failing the search.
+
+    >>> import tempfile
+    >>> from rag_plugins import Document, KnowledgeBase
+    >>> kb = KnowledgeBase.open(tempfile.mkdtemp())
+    >>> _ = kb.upsert([Document("a", "Pears are sweet."), Document("b", "Bolts are steel.")]); _ = kb.commit()
+    >>> class Seen:
+    ...     queries = []
+    ...     def observe(self, search): self.queries.append(search.query)
+    >>> watched = ObservedRetriever(kb.bm25_retriever(), Seen())
+    >>> [h.document_id for h in watched.retrieve("pears", k=1)], Seen.queries
+    (['a'], ['pears'])
+    """
+
+    def __init__(self, retriever: Retriever, *observers: SearchObserver):
+        self.retriever = retriever
+        self.observers = list(observers)
+        self.name = getattr(retriever, "name", type(retriever).__name__)
+
+    def retrieve(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
+        return traced_search(self, query, k, filters).hits
+
+    async def aretrieve(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
+        return (await atraced_search(self, query, k, filters)).hits
+
+    def batch_retrieve(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None) -> list[list[Hit]]:
+        return [self.retrieve(query, k, filters) for query in queries]
+
+    def __getattr__(self, name: str) -> Any:
+        # what callers read from the wrapped retriever (routes, kb), except the search entry
+        # points traced_search would otherwise call around the observers
+        if name in {"retrieve_routed", "retrieve_with_confidence"} or name.startswith("__"):
+            raise AttributeError(name)
+        inner = getattr(self.__dict__["retriever"], name)
+        if name == "retriever_for":  # a routed retriever's single routes stay observed
+            return lambda route: ObservedRetriever(inner(route), *self.observers)
+        return inner
+
+    def __repr__(self) -> str:
+        return f"ObservedRetriever({self.retriever!r}, observers={len(self.observers)})"
+
+
+def notify(observers: Sequence[SearchObserver], search: TracedSearch) -> None:
+    """Hand ``search`` to each observer; one that raises is logged, not propagated."""
+    for observer in observers:
+        try:
+            observer.observe(search)
+        except Exception:  # an observer must never fail the search it watches
+            logger.warning("search observer %r failed", observer, exc_info=True)
 
 
 def traced_rerank(query: str, hits: list[Hit], reranker: Any = None, top_n: int | None = None, policy: Any = None,
@@ -122,8 +197,8 @@ def traced_rerank(query: str, hits: list[Hit], reranker: Any = None, top_n: int 
     """Rerank hits that came from elsewhere (a framework's retriever) and judge them:
     what a document compressor or node postprocessor does, traced the same way."""
     start = time.perf_counter()
-    search = _judged(TracedSearch(query, name, top_n or len(hits), list(hits), {}, candidates=list(hits)),
-                     reranker, policy)
+    search = _judged(TracedSearch(query, name, top_n or len(hits), list(hits), {}, candidates=list(hits),
+                                  started_at=time.time()), reranker, policy)
     search.timings["total"] = time.perf_counter() - start
     log_search(search)
     return search
@@ -131,7 +206,7 @@ def traced_rerank(query: str, hits: list[Hit], reranker: Any = None, top_n: int 
 
 def _judged(search: TracedSearch, reranker: Any, policy: Any) -> TracedSearch:
     hits, timings = search.hits, search.timings
-    route, confidence, abstained, message = search.route, search.confidence, search.abstained, search.message
+    confidence, abstained, message = search.confidence, search.abstained, search.message
     if reranker is not None:
         t0 = time.perf_counter()
         hits = reranker.rerank(search.query, hits, top_n=search.k)
@@ -141,8 +216,7 @@ def _judged(search: TracedSearch, reranker: Any, policy: Any) -> TracedSearch:
         judged = policy.decide(search.query, list(hits))
         timings["confidence"] = time.perf_counter() - t0
         hits, confidence, abstained, message = judged.hits, judged.confidence.to_dict(), judged.abstained, judged.message
-    return TracedSearch(search.query, search.retriever, search.k, list(hits), timings, route, confidence, abstained,
-                        message, search.candidates)
+    return replace(search, hits=list(hits), confidence=confidence, abstained=abstained, message=message)
 
 
 async def atraced_search(retriever: Retriever, query: str, k: int = 10, filters: Filters | None = None,

@@ -104,3 +104,13 @@ def test_sync_example_indexes_real_formats_and_resyncs_only_the_change(tmp_path,
     assert "second sync: 0 added, 1 updated, 1 removed, 4 unchanged" in out and "1 chunk(s) embedded" in out
     assert "updated ['notes.md'], removed ['scratch.md']" in out
     assert "third sync (nothing changed): 0 file(s) hashed, 0 loaded, generation 2" in out
+
+
+def test_monitor_example_logs_searches_and_flags_the_broken_retriever(tmp_path, minilm_path):
+    out = run_example("monitor_retrieval.py", tmp_path, minilm_path)
+    assert "healthy: 120 distinct queries" in out and "alerts 0" in out
+    assert "ALERT: retrieval collapse on hybrid: over the last 20 distinct queries" in out
+    flagged = int(out.split("flagged after ")[1].split()[0])
+    assert flagged <= 20
+    assert f"retrieval log retrieval_log.sqlite: {120 + flagged} searches" in out
+    assert "via hybrid from generation (1,)" in out

@@ -1,6 +1,7 @@
 """The MCP server as agents meet it: a real ``rag-plugins serve-mcp`` process over stdio,
 driven by the MCP Python client, serving a base written by ``rag-plugins eval --index-dir``."""
 
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ from contextlib import nullcontext
 import pytest
 
 from rag_plugins.cli import main
+from rag_plugins.ops import read_retrieval_log
 from rag_plugins.tools import read_passages
 from tests.beir_data import write_beir
 from tests.processes import default_sigint
@@ -60,6 +62,40 @@ def test_the_server_stops_on_a_signal_while_its_client_keeps_stdin_open(eval_ind
     finally:
         server.kill()
         server.stdin.close()
+
+
+def test_the_server_logs_every_search_and_writes_the_log_before_a_signal_stops_it(eval_index, tmp_path):
+    log_path = tmp_path / "searches.sqlite"
+    params = server_params(str(eval_index), "--retrieval-log", str(log_path), "--log-queries")
+    server = subprocess.Popen([params.command, *params.args], env=params.env, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=default_sigint)
+    calls = [{"id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                                                          "clientInfo": {"name": "test", "version": "0"}}},
+             {"method": "notifications/initialized"},
+             {"id": 2, "method": "tools/call", "params": {"name": "search", "arguments": {"query": "E4012"}}},
+             {"id": 3, "method": "tools/call",
+              "params": {"name": "search_dense", "arguments": {"query": "blood sugar hormone", "k": 1}}}]
+    try:
+        for call in calls:
+            server.stdin.write(json.dumps({"jsonrpc": "2.0", **call}) + "\n")
+            server.stdin.flush()
+            if "id" in call:
+                assert json.loads(server.stdout.readline())["id"] == call["id"]
+        server.send_signal(signal.SIGTERM)  # the client keeps stdin open: the server must flush and go
+        assert server.wait(timeout=20) == 143
+    finally:
+        server.kill()
+        server.stdin.close()
+    rows = read_retrieval_log(log_path)
+    assert [(r.query, r.retriever, r.document_ids[:1]) for r in rows] == [
+        ("E4012", "routed", ["d3"]), ("blood sugar hormone", "dense", ["d4"])]
+    assert rows[0].route["routes"] == {"bm25": 1.0} and rows[0].generations
+
+
+def test_serve_mcp_refuses_to_log_query_text_without_a_log(eval_index, capsys):
+    assert main(["serve-mcp", str(eval_index), "--log-queries"]) != 0
+    assert "add --retrieval-log" in capsys.readouterr().err
 
 
 @pytest.mark.asyncio

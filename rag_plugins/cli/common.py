@@ -39,7 +39,8 @@ def index_needs(kind: str, base: str | None = None) -> dict[str, bool]:
 def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--embedding-model", help="sentence-transformers id or local folder (default for new bases: "
                                              f"${EMBEDDING_MODEL_ENV} if set, else {DEFAULT_EMBEDDING_MODEL})")
-    p.add_argument("--chunk-size", type=int, help="chunk size for a new base (model tokens, or words without a model)")
+    p.add_argument("--chunk-size", type=int, help="chunk size for a new base: model tokens (default 512), or words "
+                                                  "without a model (default 200)")
     p.add_argument("--chunk-overlap", type=int, help="overlap between chunks for a new base")
 
 

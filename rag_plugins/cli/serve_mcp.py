@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -40,6 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bm25-statistics", choices=("collection", "filtered"),
                    help="what filtered BM25 computes IDF over: the whole base, or only what the filter admits "
                         "(default: filtered with --pin-filter, so tenants' term statistics stay apart)")
+    p.add_argument("--retrieval-log", nargs="?", const="", metavar="PATH",
+                   help="log every search (time, query hash, retriever, route, hits, confidence, timings) to "
+                        "PATH, default KB/retrieval_log.sqlite, and warn on retrieval collapse")
+    p.add_argument("--log-queries", action="store_true",
+                   help="keep each query's text in the retrieval log (default: a fingerprint only)")
     p.add_argument("--name", default="rag-plugins", help="the server name clients show")
     p.add_argument("--log-level", default="WARNING", help="stderr log level; INFO logs every search as a record")
     p.set_defaults(func=run)
@@ -70,26 +76,47 @@ def run(args: argparse.Namespace) -> int:
             from rag_plugins.confidence import ConfidenceEstimator
 
             estimator = ConfidenceEstimator.load(args.confidence)
+        observers, log = _observers(args, directory)
         toolkit = Toolkit.from_knowledge_base(
             kb, router=make_router(args), route_tools=not args.no_route_tools, reranker=reranker,
             depth=args.rerank_depth, estimator=estimator, abstain_below=args.abstain_below,
             iterative=False if args.no_multi_hop else "auto", k=args.k, max_k=args.max_k,
-            pinned_filters=args.pin_filter, allow_filter_operators=args.allow_filter_operators)
+            pinned_filters=args.pin_filter, allow_filter_operators=args.allow_filter_operators,
+            observers=observers)
         logging.getLogger("rag_plugins.mcp").info("serving %s: tools %s", directory, toolkit.names)
         stop_at_once = threading.current_thread() is threading.main_thread()
-        previous = {sig: signal.signal(sig, _stop_now) for sig in (signal.SIGINT, signal.SIGTERM)} if stop_at_once else {}
+        stop = functools.partial(_stop_now, log)
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)} if stop_at_once else {}
         try:
             asyncio.run(serve_stdio(toolkit, name=args.name))
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            if log is not None:
+                log.close()
     return 0
 
 
-def _stop_now(signum: int, frame: object) -> None:
-    """Ctrl-C or SIGTERM while serving: exit at once. Unwinding would wait on the stdio
-    transport's stdin read (no signal wakes it) and log the server's cancellation; a read-only
-    base needs no cleanup that a kill -9 would not also skip."""
+def _observers(args: argparse.Namespace, directory: Path) -> tuple[list[Any], Any]:
+    """The retrieval log and collapse monitor ``--retrieval-log`` asks for."""
+    if args.retrieval_log is None:
+        if args.log_queries:
+            raise RagPluginsError("--log-queries keeps query text in the retrieval log; add --retrieval-log")
+        return [], None
+    from rag_plugins.ops import CollapseMonitor, RetrievalLog
+
+    log = RetrievalLog(args.retrieval_log or directory, store_queries=args.log_queries)
+    logging.getLogger("rag_plugins.mcp").info("logging searches to %s", log.path)
+    return [log, CollapseMonitor()], log
+
+
+def _stop_now(log: Any, signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM while serving: write the queued retrieval-log rows, then exit at
+    once. Unwinding would wait on the stdio transport's stdin read (no signal wakes it) and
+    log the server's cancellation; a read-only base needs no cleanup that a kill -9 would
+    not also skip."""
+    if log is not None:
+        log.close(timeout=5.0)
     verb = "interrupted" if signum == signal.SIGINT else "terminated"
     sys.stdout.flush()
     sys.stderr.write(f"rag-plugins: {verb}; server stopped\n")

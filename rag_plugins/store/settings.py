@@ -62,6 +62,13 @@ def checked_index_settings(indexes: Mapping[str, Mapping[str, Any]] | None) -> d
     return out
 
 
+# Tokens per chunk with an embedding model: the size that won pooled recall@5 (hybrid) over
+# 224-512 on the tuning split of real HTML docs and code (benchmarks/structure_recall.py
+# --tune). A chunk longer than the model's window (256 for all-MiniLM-L6-v2) is embedded by
+# its head and indexed whole by BM25; whole sections and functions still won.
+DEFAULT_CHUNK_TOKENS = 512
+
+
 def new_settings(embedder: Embedder | None, requested: dict[str, Any], extractor: Extractor | None) -> dict[str, Any]:
     """The settings of a new base: what was asked for, defaults for the rest."""
     embedding = None
@@ -71,8 +78,7 @@ def new_settings(embedder: Embedder | None, requested: dict[str, Any], extractor
                      "fingerprint": embedder.fingerprint, "dimension": int(embedder.dimension),
                      "normalize": bool(embedder.normalize)}
         if chunk_size is None:
-            max_len = getattr(embedder, "max_seq_length", None) or 512
-            chunk_size = max(16, min(max_len, 512) - 32)  # room for special tokens + headings
+            chunk_size = DEFAULT_CHUNK_TOKENS
     return {
         "chunk_size": chunk_size or 200,
         "chunk_overlap": requested["chunk_overlap"] or 0,

@@ -7,11 +7,13 @@ import json
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from rag_plugins.errors import InvalidInputError, RagPluginsError, ToolCallError
+from rag_plugins.protocols import SearchObserver
 from rag_plugins.routing.decision import ROUTE_DESCRIPTIONS
 from rag_plugins.tools.research import ResearchTool
 from rag_plugins.tools.result import ToolResult
 from rag_plugins.tools.search import SearchTool
 from rag_plugins.tools.spec import ToolSpec
+from rag_plugins.tracing import ObservedRetriever
 
 if TYPE_CHECKING:
     from rag_plugins.store.knowledge_base import KnowledgeBase
@@ -100,23 +102,26 @@ class Toolkit:
                             route_tools: bool = True, reranker: Any = None, depth: int = 50, estimator: Any = None,
                             abstain_below: float | None = None, iterative: Any = "auto", k: int = 4,
                             max_k: int = 20, pinned_filters: Mapping[str, Any] | None = None,
-                            allow_filter_operators: bool = False) -> "Toolkit":
+                            allow_filter_operators: bool = False,
+                            observers: Sequence[SearchObserver] = ()) -> "Toolkit":
         """The standard tools over ``kb``; ``iterative`` is ``"auto"`` (ITER-RETGEN with the
         offline extractive generator when the base has an embedder), False, or your own
         ``IterativePipeline``. ``pinned_filters`` and ``allow_filter_operators`` as for
-        the constructor."""
+        the constructor. ``observers`` (a :class:`~rag_plugins.ops.RetrievalLog`, a
+        :class:`~rag_plugins.ops.CollapseMonitor`) see every search tool's searches."""
         from rag_plugins.routing import RoutedRetriever
 
         routed = RoutedRetriever(kb, router, routes)
+        searched: Any = ObservedRetriever(routed, *observers) if observers else routed
         policy = None
         if estimator is not None:
             from rag_plugins.confidence import AbstentionPolicy
 
             policy = AbstentionPolicy(estimator, abstain_below)
         options = dict(k=k, max_k=max_k, reranker=reranker, depth=depth, policy=policy, document_info=kb.document_info)
-        tools: list[Tool] = [SearchTool("search", routed, ROUTED_DESCRIPTION, **options)]
+        tools: list[Tool] = [SearchTool("search", searched, ROUTED_DESCRIPTION, **options)]
         if route_tools:
-            tools += [SearchTool(route_tool_name(r), routed.retriever_for(r), route_description(r), **options)
+            tools += [SearchTool(route_tool_name(r), searched.retriever_for(r), route_description(r), **options)
                       for r in routed.routes]
         pipeline = _iterative_pipeline(kb, routed, iterative)
         if pipeline is not None:

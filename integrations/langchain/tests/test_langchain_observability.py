@@ -52,3 +52,18 @@ def test_the_compressor_reports_rerank_timings_through_the_same_callbacks(routin
     assert len(inner) == 5 and set(inner[0].metadata["timings"]) == {"retrieval", "total"}
     assert len(outer) == 2 and {"rerank", "total"} <= set(outer[0].metadata["timings"])
     assert all({"hybrid", "rerank"} <= set(d.metadata["scores"]) for d in outer)
+
+
+def test_an_observed_retriever_logs_every_search_a_chain_makes(routing_kb, tmp_path):
+    from rag_plugins.ops import RetrievalLog
+    from rag_plugins.tracing import ObservedRetriever
+
+    with RetrievalLog(tmp_path / "log.sqlite", store_queries=True) as log:
+        retriever = RagPluginsRetriever(retriever=ObservedRetriever(RoutedRetriever(routing_kb), log), k=2)
+        returned = retriever.invoke("what does E4012 mean")
+        asyncio.run(retriever.ainvoke("refund policy"))
+        log.flush()
+        rows = log.searches()
+    assert [(r.query, r.retriever) for r in rows] == [("what does E4012 mean", "routed"), ("refund policy", "routed")]
+    assert rows[0].document_ids == [d.metadata["document_id"] for d in returned]
+    assert rows[0].route["routes"] == {"bm25": 1.0}

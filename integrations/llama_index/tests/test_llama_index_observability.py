@@ -43,3 +43,20 @@ async def test_a_query_engine_reports_route_scores_rerank_confidence_and_timings
     [route] = instrumentation_events.of(RouteDecisionEvent)
     assert route.decision == retrieval["route"]
     assert response.source_nodes[0].node.metadata["scores"]["rerank"] == reranking["hits"][0]["scores"]["rerank"]
+
+
+@pytest.mark.asyncio
+async def test_an_observed_retriever_logs_every_search_a_query_engine_makes(routing_kb, tmp_path):
+    from rag_plugins.ops import RetrievalLog
+    from rag_plugins.tracing import ObservedRetriever
+
+    with RetrievalLog(tmp_path / "log.sqlite", store_queries=True) as log:
+        retriever = RagPluginsRetriever(ObservedRetriever(RoutedRetriever(routing_kb), log), similarity_top_k=2)
+        engine = RetrieverQueryEngine(retriever=retriever, response_synthesizer=get_response_synthesizer(llm=MockLLM()))
+        response = await engine.aquery("what does Error E4012 mean")
+        retriever.retrieve("refund policy")
+        log.flush()
+        rows = log.searches()
+    assert [(r.query, r.retriever) for r in rows] == [("what does Error E4012 mean", "routed"),
+                                                      ("refund policy", "routed")]
+    assert rows[0].document_ids == [n.node.metadata["document_id"] for n in response.source_nodes]

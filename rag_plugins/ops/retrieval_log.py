@@ -1,0 +1,320 @@
+"""The retrieval log: one row per search, in a bounded SQLite file beside the knowledge base,
+written by a background thread so a search never waits on the disk.
+
+Each row holds when the search ran, a fingerprint of the query (its text only when
+``store_queries=True``), the retriever and route, the returned chunk and document ids with
+their scores, the confidence status, the stage timings, the generation read and a
+fingerprint of the filter. The file is SQLite in WAL mode: any number of processes may read
+it while others write (each writer process has its own thread and connection; SQLite
+serialises their short transactions), and a process killed mid-write leaves it readable,
+losing at most the rows still queued in memory. It keeps the newest ``max_rows`` rows.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, NamedTuple
+
+from rag_plugins.errors import InvalidInputError, RetrievalLogError
+from rag_plugins.ops.fingerprints import filters_fingerprint, query_fingerprint
+
+logger = logging.getLogger("rag_plugins.ops")
+
+FILE_NAME = "retrieval_log.sqlite"
+SCHEMA_VERSION = 1
+_BATCH = 512
+_BUSY_TIMEOUT_MS = 10_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS searches (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    query_hash TEXT NOT NULL,
+    query TEXT,
+    retriever TEXT NOT NULL,
+    route TEXT,
+    k INTEGER NOT NULL,
+    hits TEXT NOT NULL,
+    status TEXT,
+    confidence REAL,
+    abstained INTEGER NOT NULL,
+    timings TEXT NOT NULL,
+    generations TEXT NOT NULL,
+    filters_hash TEXT NOT NULL,
+    pid INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS searches_at ON searches (at);
+"""
+_COLUMNS = ("at, query_hash, query, retriever, route, k, hits, status, confidence, abstained, timings, "
+            "generations, filters_hash, pid")
+
+
+class LoggedHit(NamedTuple):
+    chunk_id: str
+    document_id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class LoggedSearch:
+    """One row of the retrieval log. ``query`` is None unless the log stores query text;
+    ``at`` is seconds since the epoch."""
+
+    id: int
+    at: float
+    query_hash: str
+    query: str | None
+    retriever: str
+    route: dict[str, Any] | None
+    k: int
+    hits: tuple[LoggedHit, ...]
+    status: str | None
+    confidence: float | None
+    abstained: bool
+    timings: dict[str, float]
+    generations: tuple[int, ...]
+    filters_hash: str
+    pid: int
+
+    @property
+    def document_ids(self) -> list[str]:
+        return [hit.document_id for hit in self.hits]
+
+
+class RetrievalLog:
+    """An opt-in log of every search, kept inside the knowledge base directory.
+
+    Pass a knowledge base directory (the log is ``<kb>/retrieval_log.sqlite``) or a file
+    path. Hand it to :class:`~rag_plugins.tracing.ObservedRetriever` (or
+    ``Toolkit.from_knowledge_base(..., retrieval_log=log)``, ``serve-mcp --retrieval-log``)
+    and every search is queued for the writer thread: :meth:`observe` never blocks, and
+    when the queue (``queue_size``) is full the row is dropped and counted in
+    :attr:`dropped` rather than slowing the search. :meth:`flush` waits for the queue to
+    drain; :meth:`close` (also at interpreter exit) flushes and stops the thread.
+
+    >>> import tempfile
+    >>> from rag_plugins import Document, KnowledgeBase
+    >>> from rag_plugins.tracing import ObservedRetriever
+    >>> kb = KnowledgeBase.open(tempfile.mkdtemp())
+    >>> _ = kb.upsert([Document("a", "Pears are sweet."), Document("b", "Bolts are steel.")]); _ = kb.commit()
+    >>> with RetrievalLog(kb.path, store_queries=True) as log:
+    ...     _ = ObservedRetriever(kb.bm25_retriever(), log).retrieve("sweet pears", k=1)
+    ...     log.flush()
+    ...     [(s.query, s.retriever, s.document_ids, s.generations) for s in log.searches()]
+    True
+    [('sweet pears', 'bm25', ['a'], (1,))]
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, store_queries: bool = False, max_rows: int = 100_000,
+                 queue_size: int = 10_000):
+        if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
+            raise InvalidInputError(f"max_rows must be a positive integer, got {max_rows!r}")
+        if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
+            raise InvalidInputError(f"queue_size must be a positive integer, got {queue_size!r}")
+        path = Path(path)
+        self.path = path / FILE_NAME if path.is_dir() else path
+        self.store_queries = store_queries
+        self.max_rows = max_rows
+        self._queue_size = queue_size
+        self._create()
+        self._closed = False
+        self.dropped = 0
+        self.written = 0
+        self._lock = threading.Lock()
+        self._start()
+        atexit.register(self.close)
+
+    def _create(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with _connect(self.path) as db:
+                db.executescript(_SCHEMA)
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                found = int(db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+        except (OSError, sqlite3.Error) as exc:
+            raise RetrievalLogError(
+                f"cannot open the retrieval log {self.path}: {exc}; give a writable path "
+                "(e.g. --retrieval-log /var/log/kb.sqlite for a read-only knowledge base)") from exc
+        if found != SCHEMA_VERSION:
+            raise RetrievalLogError(
+                f"the retrieval log {self.path} has format version {found}; this rag-plugins writes version "
+                f"{SCHEMA_VERSION}: upgrade rag-plugins, or log to a new file")
+
+    def _start(self) -> None:
+        self._pid = os.getpid()
+        self._queue: queue.Queue[Any] = queue.Queue(self._queue_size)
+        self._thread = threading.Thread(target=self._write_loop, name="rag-plugins-retrieval-log", daemon=True)
+        self._thread.start()
+
+    def observe(self, search: Any) -> None:
+        """Queue one finished :class:`~rag_plugins.tracing.TracedSearch`; never blocks."""
+        if self._closed:
+            self.dropped += 1
+            return
+        if os.getpid() != self._pid:  # a forked child has no writer thread of its own yet
+            with self._lock:
+                if os.getpid() != self._pid:
+                    self._start()
+        try:
+            self._queue.put_nowait((search, tuple(search.hits)))
+        except queue.Full:
+            self.dropped += 1
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every queued search is written (True), or ``timeout`` seconds (False)."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                return False
+            time.sleep(0.005)
+        return True
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued (up to ``timeout`` seconds) and stop the writer thread."""
+        if self._closed:
+            return
+        self.flush(timeout)
+        self._closed = True
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            pass
+        self._thread.join(timeout=1.0)
+        atexit.unregister(self.close)
+
+    def __enter__(self) -> "RetrievalLog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write_loop(self) -> None:
+        db = _connect(self.path)
+        while True:
+            first = self._queue.get()
+            batch = [first]
+            while len(batch) < _BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            rows = [self._row(*item) for item in batch if item is not None]
+            try:
+                if rows:
+                    self._insert(db, rows)
+            except Exception:  # a full disk or a lock held too long: count the loss, keep serving
+                self.dropped += len(rows)
+                logger.warning("retrieval log %s: could not write %d searches", self.path, len(rows), exc_info=True)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+            if any(item is None for item in batch):
+                db.close()
+                return
+
+    def _insert(self, db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        """One transaction: the batch, and the oldest rows beyond ``max_rows`` gone (the
+        primary key is the write order, so that is one range delete)."""
+        with db:
+            db.executemany(f"INSERT INTO searches ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", rows)
+            db.execute("DELETE FROM searches WHERE id <= (SELECT MAX(id) FROM searches) - ?", (self.max_rows,))
+        self.written += len(rows)
+
+    def _row(self, search: Any, hits: tuple[Any, ...]) -> tuple[Any, ...]:
+        confidence = search.confidence or {}
+        return (search.started_at or time.time(), query_fingerprint(search.query),
+                search.query if self.store_queries else None, search.retriever, _json(search.route), search.k,
+                json.dumps([[h.chunk.id, h.document_id, float(h.score)] for h in hits]), confidence.get("status"),
+                confidence.get("confidence"), int(bool(search.abstained)), json.dumps(dict(search.timings)),
+                json.dumps(list(search.generations)), filters_fingerprint(search.filters), os.getpid())
+
+    def searches(self, *, since: float | None = None, until: float | None = None, retriever: str | None = None,
+                 limit: int | None = None) -> list[LoggedSearch]:
+        """Logged searches, oldest first: those at or after ``since`` and before ``until``
+        (seconds since the epoch), of one ``retriever``, the newest ``limit`` of them."""
+        return _select(self.path, since, until, retriever, limit)
+
+    def __len__(self) -> int:
+        with _reader(self.path) as db:
+            return int(db.execute("SELECT COUNT(*) FROM searches").fetchone()[0])
+
+    def __repr__(self) -> str:
+        return f"RetrievalLog({str(self.path)!r}, store_queries={self.store_queries})"
+
+
+def read_retrieval_log(path: str | os.PathLike[str], **selection: Any) -> list[LoggedSearch]:
+    """The searches in the log at ``path`` (a knowledge base directory or the file), read
+    without starting a writer: what a report or a monitor replaying the log uses.
+    ``selection`` as for :meth:`RetrievalLog.searches`."""
+    path = Path(path)
+    file = path / FILE_NAME if path.is_dir() else path
+    if not file.is_file():
+        raise RetrievalLogError(f"no retrieval log at {file}: searches are logged only when a retrieval log is "
+                                "enabled (serve-mcp --retrieval-log, RetrievalLog(kb.path))")
+    return _select(file, **selection)
+
+
+def _select(path: Path, since: float | None = None, until: float | None = None, retriever: str | None = None,
+            limit: int | None = None) -> list[LoggedSearch]:
+    where, args = [], []
+    for clause, value in (("at >= ?", since), ("at < ?", until), ("retriever = ?", retriever)):
+        if value is not None:
+            where.append(clause)
+            args.append(value)
+    sql = f"SELECT id, {_COLUMNS} FROM searches"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY id DESC"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    with _reader(path) as db:
+        rows = db.execute(sql, args).fetchall()
+    return [_logged(row) for row in reversed(rows)]
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.isolation_level = ""  # `with db:` then wraps each batch in one transaction
+    return db
+
+
+class _reader:
+    """A short-lived read-only connection (readers never block the writers in WAL mode)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self) -> sqlite3.Connection:
+        try:
+            self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                      timeout=_BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.Error as exc:
+            raise RetrievalLogError(f"cannot read the retrieval log {self.path}: {exc}") from exc
+        return self.db
+
+    def __exit__(self, *exc: object) -> None:
+        self.db.close()
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str)
+
+
+def _logged(row: Iterable[Any]) -> LoggedSearch:
+    (id_, at, query_hash, query, retriever, route, k, hits, status, confidence, abstained, timings, generations,
+     filters_hash, pid) = row
+    return LoggedSearch(id_, at, query_hash, query, retriever, json.loads(route) if route else None, k,
+                        tuple(LoggedHit(*hit) for hit in json.loads(hits)), status, confidence, bool(abstained),
+                        json.loads(timings), tuple(json.loads(generations)), filters_hash, pid)
