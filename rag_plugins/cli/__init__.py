@@ -1,4 +1,5 @@
-"""The ``rag-plugins`` command: index, sync, query, eval, train-reranker, calibrate, train-router, serve-mcp."""
+"""The ``rag-plugins`` command: index, sync, query, eval, train-reranker, calibrate, train-router, serve-mcp,
+regress, golden."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import threading
 from typing import NoReturn, Sequence
 
 from rag_plugins.cli import eval as eval_command
-from rag_plugins.cli import calibrate, index, query, serve_mcp, sync, train_reranker, train_router
+from rag_plugins.cli import calibrate, golden, index, query, regress, serve_mcp, sync, train_reranker, train_router
 from rag_plugins._model_files import hub_offline
 from rag_plugins.errors import RagPluginsError
 
@@ -29,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(prog="rag-plugins", description="Production retrieval: index, query, evaluate, train.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in (index, sync, query, eval_command, train_reranker, calibrate, train_router, serve_mcp):
+    for command in (index, sync, query, eval_command, train_reranker, calibrate, train_router, serve_mcp, regress,
+                    golden):
         command.register(sub)
     return parser
 
