@@ -5,7 +5,7 @@
 The demo base is searched through the LangChain-free core the way every adapter, tool and
 the MCP server search it: an ``ObservedRetriever`` hands each finished search to a
 ``RetrievalLog`` (``<kb>/retrieval_log.sqlite``, written by a background thread) and to a
-``CollapseMonitor``. Healthy traffic (the demo's questions and paragraph titles) raises
+``CollapseMonitor`` (and counted for Prometheus). Healthy traffic (the demo's questions and paragraph titles) raises
 nothing; then the retriever "breaks" and returns the same three paragraphs whatever is
 asked, and the monitor says so at the 20th distinct query. The log is read back at the end,
 as a report or a monitor in another process would read it.
@@ -24,7 +24,10 @@ from _model import example_embedding_model  # noqa: E402
 
 from rag_plugins import KnowledgeBase  # noqa: E402
 from rag_plugins.loaders import load_documents  # noqa: E402
+from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
+
 from rag_plugins.ops import CollapseMonitor, RetrievalLog, read_retrieval_log  # noqa: E402
+from rag_plugins.ops.metrics import PrometheusMetrics  # noqa: E402
 from rag_plugins.retrievers.base import BaseRetriever  # noqa: E402
 from rag_plugins.tracing import ObservedRetriever  # noqa: E402
 
@@ -59,8 +62,10 @@ def main() -> None:
 
     retriever = Broken(kb.hybrid_retriever(), kb.bm25_retriever().retrieve("Shirley Temple", k=3))
     monitor = CollapseMonitor.for_knowledge_base(kb, on_alert=lambda alert: print("ALERT:", alert.message()))
+    registry = CollectorRegistry()  # what `metrics.serve(9464)` would expose at /metrics
+    metrics = PrometheusMetrics(registry, collapse=monitor)
     with RetrievalLog(kb.path, store_queries=True) as log:
-        searched = ObservedRetriever(retriever, log, monitor)
+        searched = ObservedRetriever(retriever, log, monitor, metrics)
         for query in questions + titles[:90]:
             searched.retrieve(query, k=4)
         (gauges,) = monitor.gauges()
@@ -78,6 +83,10 @@ def main() -> None:
     print(f"retrieval log {log.path.name}: {len(rows)} searches; the first: {healthy.query[:40]!r}... -> "
           f"{healthy.document_ids} via {healthy.retriever} from generation {healthy.generations}, "
           f"{1000 * healthy.timings['total']:.1f} ms; the last: {rows[-1].document_ids}")
+    exported = generate_latest(registry).decode().splitlines()
+    for line in exported:
+        if line.startswith(("rag_plugins_searches_total", "rag_plugins_collapse_collapsed")):
+            print("metric:", line)
 
 
 if __name__ == "__main__":

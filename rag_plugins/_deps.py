@@ -15,6 +15,7 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "bm25s": ("bm25s", "dev"),
     "mcp": ("mcp", "mcp"),
     "pydantic": ("pydantic", "mcp"),
+    "prometheus_client": ("prometheus_client", "metrics"),
 }
 
 

@@ -114,3 +114,12 @@ def test_monitor_example_logs_searches_and_flags_the_broken_retriever(tmp_path, 
     assert flagged <= 20
     assert f"retrieval log retrieval_log.sqlite: {120 + flagged} searches" in out
     assert "via hybrid from generation (1,)" in out
+    assert f'metric: rag_plugins_searches_total{{retriever="hybrid",status="none"}} {120 + flagged}.0' in out
+    assert 'metric: rag_plugins_collapse_collapsed{filter="",retriever="hybrid"} 1.0' in out
+
+
+def test_regression_gate_example_passes_unchanged_and_fails_a_lossy_reindex(tmp_path, minilm_path):
+    out = run_example("regression_gate.py", tmp_path, minilm_path)
+    assert "baseline: 30 golden queries" in out and "unchanged base: PASS" in out
+    assert "after losing six paragraphs: FAIL: recall@10 fell from" in out
+    assert 1 <= out.count("  worse: ") <= 6

@@ -46,6 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "PATH, default KB/retrieval_log.sqlite, and warn on retrieval collapse")
     p.add_argument("--log-queries", action="store_true",
                    help="keep each query's text in the retrieval log (default: a fingerprint only)")
+    p.add_argument("--metrics-port", type=int, metavar="PORT",
+                   help="serve Prometheus metrics (searches, latency per stage, confidence, collapse gauges) on "
+                        "http://ADDRESS:PORT/metrics; 0 picks a free port (printed on stderr)")
+    p.add_argument("--metrics-address", default="127.0.0.1", help="the metrics endpoint's address (default loopback)")
     p.add_argument("--name", default="rag-plugins", help="the server name clients show")
     p.add_argument("--log-level", default="WARNING", help="stderr log level; INFO logs every search as a record")
     p.set_defaults(func=run)
@@ -76,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             from rag_plugins.confidence import ConfidenceEstimator
 
             estimator = ConfidenceEstimator.load(args.confidence)
-        observers, log = _observers(args, directory)
+        observers, log = _observers(args, kb)
         toolkit = Toolkit.from_knowledge_base(
             kb, router=make_router(args), route_tools=not args.no_route_tools, reranker=reranker,
             depth=args.rerank_depth, estimator=estimator, abstain_below=args.abstain_below,
@@ -97,17 +101,34 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _observers(args: argparse.Namespace, directory: Path) -> tuple[list[Any], Any]:
-    """The retrieval log and collapse monitor ``--retrieval-log`` asks for."""
-    if args.retrieval_log is None:
-        if args.log_queries:
-            raise RagPluginsError("--log-queries keeps query text in the retrieval log; add --retrieval-log")
+def _observers(args: argparse.Namespace, kb: KnowledgeBase) -> tuple[list[Any], Any]:
+    """The retrieval log, collapse monitor and metrics endpoint the flags ask for."""
+    if args.log_queries and args.retrieval_log is None:
+        raise RagPluginsError("--log-queries keeps query text in the retrieval log; add --retrieval-log")
+    if args.retrieval_log is None and args.metrics_port is None:
         return [], None
     from rag_plugins.ops import CollapseMonitor, RetrievalLog
 
-    log = RetrievalLog(args.retrieval_log or directory, store_queries=args.log_queries)
-    logging.getLogger("rag_plugins.mcp").info("logging searches to %s", log.path)
-    return [log, CollapseMonitor()], log
+    monitor = CollapseMonitor.for_knowledge_base(kb)
+    observers: list[Any] = [monitor]
+    log = None
+    if args.retrieval_log is not None:
+        log = RetrievalLog(args.retrieval_log or kb.path, store_queries=args.log_queries)
+        logging.getLogger("rag_plugins.mcp").info("logging searches to %s", log.path)
+        observers.append(log)
+    if args.metrics_port is not None:
+        from rag_plugins.ops.metrics import PrometheusMetrics
+
+        metrics = PrometheusMetrics(collapse=monitor)
+        try:
+            server = metrics.serve(args.metrics_port, args.metrics_address)
+        except OSError as exc:
+            raise RagPluginsError(f"cannot serve metrics on {args.metrics_address}:{args.metrics_port}: {exc}; "
+                                  "pick another --metrics-port") from exc
+        print(f"rag-plugins: metrics at http://{args.metrics_address}:{server.server_port}/metrics",
+              file=sys.stderr, flush=True)
+        observers.append(metrics)
+    return observers, log
 
 
 def _stop_now(log: Any, signum: int, frame: object) -> None:

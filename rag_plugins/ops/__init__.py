@@ -4,9 +4,11 @@
 it; :class:`CollapseMonitor` watches for the same few documents coming back whatever is
 asked. Attach either to a retriever with :class:`~rag_plugins.tracing.ObservedRetriever`.
 The regression gate (:func:`run_golden`, :func:`compare`; ``rag-plugins regress``) fails a
-re-index that made golden queries worse than a stored baseline.
+re-index that made golden queries worse than a stored baseline; :class:`AnnRecallMonitor`
+measures an approximate vector index against exact search after each commit.
 """
 
+from rag_plugins.ops.ann_recall import AnnRecall, AnnRecallMonitor, ann_recall
 from rag_plugins.ops.collapse import CollapseAlert, CollapseGauges, CollapseMonitor, CollapseThresholds
 from rag_plugins.ops.fingerprints import filters_fingerprint, query_fingerprint
 from rag_plugins.ops.regression import (
@@ -15,7 +17,7 @@ from rag_plugins.ops.regression import (
 from rag_plugins.ops.retrieval_log import LoggedHit, LoggedSearch, RetrievalLog, read_retrieval_log
 
 __all__ = [
-    "CollapseAlert", "CollapseGauges", "CollapseMonitor", "CollapseThresholds", "GoldenQuery", "GoldenRun",
+    "AnnRecall", "AnnRecallMonitor", "CollapseAlert", "CollapseGauges", "CollapseMonitor", "CollapseThresholds", "GoldenQuery", "GoldenRun",
     "LoggedHit", "LoggedSearch", "RegressionReport", "RetrievalLog", "compare", "filters_fingerprint",
-    "golden_from_qrels", "load_golden", "query_fingerprint", "read_retrieval_log", "run_golden", "write_golden",
+    "ann_recall", "golden_from_qrels", "load_golden", "query_fingerprint", "read_retrieval_log", "run_golden", "write_golden",
 ]

@@ -125,8 +125,8 @@ class CollapseMonitor:
     :class:`~rag_plugins.tracing.ObservedRetriever`) or replayed from a retrieval log
     (:meth:`replay`). Each stream has two windows, both no older than ``window_seconds``
     before the newest search: the last ``window`` searches, for steady gauges and a slow
-    or partial collapse, and the last ``min_searches``, so a sudden collapse after months
-    of healthy traffic is caught as fast as one from the start. Searches with no hits are
+    or partial collapse, and the last ``min_searches``, so a sudden collapse after long
+    healthy traffic is caught as fast as one from the start. Searches with no hits are
     not counted.
 
     With the defaults, a retriever returning the same three documents for every query is
