@@ -70,9 +70,10 @@ class TracedSearch:
                 "generations": list(self.generations), "hits": hits}
 
     def hit_metadata(self) -> dict[str, Any]:
-        """What every returned hit's framework document also carries: the timings, and the
-        confidence and status when there is a confidence record."""
-        extra: dict[str, Any] = {"timings": dict(self.timings)}
+        """What every returned hit's framework document also carries: the timings, the
+        generations of the bases it was read from (its provenance), and the confidence and
+        status when there is a confidence record."""
+        extra: dict[str, Any] = {"timings": dict(self.timings), "generations": list(self.generations)}
         if self.confidence is not None:
             extra.update(confidence=self.confidence.get("confidence"), status=self.confidence.get("status"),
                          abstained=self.abstained)

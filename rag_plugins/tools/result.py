@@ -27,8 +27,9 @@ class ToolResult:
 
     def hit_metadata(self) -> dict[str, Any]:
         """What each returned hit's framework document also carries: the route decision,
-        the timings and the confidence record, where the call had them."""
-        return {key: self.data[key] for key in ("route", "timings", "confidence") if self.data.get(key)}
+        the timings, the generations read and the confidence record, where the call had them."""
+        return {key: self.data[key] for key in ("route", "timings", "generations", "confidence")
+                if self.data.get(key)}
 
     @classmethod
     def error(cls, tool: str, message: str) -> "ToolResult":

@@ -67,3 +67,8 @@ def test_an_observed_retriever_logs_every_search_a_chain_makes(routing_kb, tmp_p
     assert [(r.query, r.retriever) for r in rows] == [("what does E4012 mean", "routed"), ("refund policy", "routed")]
     assert rows[0].document_ids == [d.metadata["document_id"] for d in returned]
     assert rows[0].route["routes"] == {"bm25": 1.0}
+
+
+def test_every_document_says_which_generation_of_the_base_it_came_from(routing_kb):
+    docs = RagPluginsRetriever(retriever=RoutedRetriever(routing_kb), k=2).invoke("what does E4012 mean")
+    assert docs and all(d.metadata["generations"] == [routing_kb.generation] for d in docs)

@@ -60,3 +60,8 @@ async def test_an_observed_retriever_logs_every_search_a_query_engine_makes(rout
     assert [(r.query, r.retriever) for r in rows] == [("what does Error E4012 mean", "routed"),
                                                       ("refund policy", "routed")]
     assert rows[0].document_ids == [n.node.metadata["document_id"] for n in response.source_nodes]
+
+
+def test_every_node_says_which_generation_of_the_base_it_came_from(routing_kb):
+    nodes = RagPluginsRetriever(RoutedRetriever(routing_kb), similarity_top_k=2).retrieve("what does E4012 mean")
+    assert nodes and all(n.node.metadata["generations"] == [routing_kb.generation] for n in nodes)
