@@ -16,6 +16,7 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "mcp": ("mcp", "mcp"),
     "pydantic": ("pydantic", "mcp"),
     "prometheus_client": ("prometheus_client", "metrics"),
+    "matplotlib": ("matplotlib", "report"),
 }
 
 

@@ -1,5 +1,5 @@
 """The ``rag-plugins`` command: index, sync, query, eval, train-reranker, calibrate, train-router, serve-mcp,
-regress, golden."""
+regress, golden, ops report."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import threading
 from typing import NoReturn, Sequence
 
 from rag_plugins.cli import eval as eval_command
-from rag_plugins.cli import calibrate, golden, index, query, regress, serve_mcp, sync, train_reranker, train_router
+from rag_plugins.cli import calibrate, golden, index, ops, query, regress, serve_mcp, sync, train_reranker, train_router
 from rag_plugins._model_files import hub_offline
 from rag_plugins.errors import RagPluginsError
 
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for command in (index, sync, query, eval_command, train_reranker, calibrate, train_router, serve_mcp, regress,
-                    golden):
+                    golden, ops):
         command.register(sub)
     return parser
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 from rag_plugins.cli.common import add_graph_args, add_retriever_args, add_router_args, make_retriever
@@ -70,9 +71,16 @@ def run(args: argparse.Namespace) -> int:
         now = regression.now
         print(f"  worse: {now.query!r}: {regression.reason}; now retrieves {', '.join(now.retrieved[:3]) or 'nothing'}")
     print("PASS" if report.passed else "FAIL: " + "; ".join(report.failures))
+    verdict = report.to_dict()
+    _write_baseline(last_run_path(baseline_path), {**verdict, "at": time.time()})  # what ops report shows
     if args.json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False))
+        print(json.dumps(verdict, ensure_ascii=False))
     return 0 if report.passed else 1
+
+
+def last_run_path(baseline: Path) -> Path:
+    """Where the last verdict against ``baseline`` is kept."""
+    return baseline.with_name(baseline.stem + ".last_run.json")
 
 
 def _read_baseline(path: Path) -> dict:
