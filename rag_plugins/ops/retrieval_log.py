@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple, Sequence
 
 from rag_plugins.errors import InvalidInputError, RetrievalLogError
 from rag_plugins.ops.fingerprints import filters_fingerprint, query_fingerprint
@@ -135,12 +135,27 @@ class RetrievalLog:
         atexit.register(self.close)
 
     def _create(self) -> None:
+        for attempt in range(5):
+            try:
+                return self._create_once()
+            except RetrievalLogError as exc:
+                # two processes opening a new log at once can meet in the switch to WAL, which
+                # SQLite answers "locked" without waiting
+                if "locked" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    def _create_once(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with _connect(self.path) as db:
-                db.executescript(_SCHEMA)
-                db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            db = _connect(self.path)
+            try:  # one transaction, taking the write lock first (so busy_timeout waits out another
+                # process creating it too): a reader sees the whole schema or none of it
+                db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} INSERT OR IGNORE INTO meta VALUES "
+                                 f"('schema_version', '{SCHEMA_VERSION}'); COMMIT;")
                 found = int(db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+            finally:
+                db.close()
         except (OSError, sqlite3.Error) as exc:
             raise RetrievalLogError(
                 f"cannot open the retrieval log {self.path}: {exc}; give a writable path "
@@ -199,7 +214,16 @@ class RetrievalLog:
         self.close()
 
     def _write_loop(self) -> None:
-        db = _connect(self.path)
+        try:
+            db = _connect(self.path)
+        except Exception:  # the file went away or lost its permissions: count, never crash a thread
+            logger.warning("retrieval log %s cannot be opened for writing; searches go unlogged", self.path,
+                           exc_info=True)
+            while self._queue.get() is not None:
+                self.dropped += 1
+                self._queue.task_done()
+            self._queue.task_done()
+            return
         while True:
             first = self._queue.get()
             batch = [first]
@@ -246,7 +270,8 @@ class RetrievalLog:
 
     def __len__(self) -> int:
         with _reader(self.path) as db:
-            return int(db.execute("SELECT COUNT(*) FROM searches").fetchone()[0])
+            rows = _read(db, "SELECT COUNT(*) FROM searches")
+        return int(rows[0][0]) if rows else 0
 
     def __repr__(self) -> str:
         return f"RetrievalLog({str(self.path)!r}, store_queries={self.store_queries})"
@@ -278,8 +303,18 @@ def _select(path: Path, since: float | None = None, until: float | None = None, 
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     with _reader(path) as db:
-        rows = db.execute(sql, args).fetchall()
+        rows = _read(db, sql, args)
     return [_logged(row) for row in reversed(rows)]
+
+
+def _read(db: sqlite3.Connection, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows of a read; none while the log's first writer is still creating it."""
+    try:
+        return db.execute(sql, args).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return []
+        raise RetrievalLogError(f"cannot read the retrieval log: {exc}") from exc
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -203,3 +203,24 @@ def test_a_writer_killed_mid_write_leaves_the_log_readable_and_writable(kb, tmp_
         ObservedRetriever(kb.bm25_retriever(), log).retrieve("after the crash", k=1)
         log.flush()
         assert [s.query for s in log.searches(limit=1)] == ["after the crash"]
+
+
+def test_a_log_whose_file_cannot_be_written_drops_and_counts_instead_of_crashing(kb, tmp_path, monkeypatch, caplog):
+    import threading
+
+    import rag_plugins.ops.retrieval_log as module
+
+    real = module._connect
+
+    def refused_to_the_writer(path):
+        if threading.current_thread().name == "rag-plugins-retrieval-log":
+            raise sqlite3.OperationalError("unable to open database file")
+        return real(path)
+
+    monkeypatch.setattr(module, "_connect", refused_to_the_writer)
+    with caplog.at_level("WARNING", logger="rag_plugins.ops"):
+        log = RetrievalLog(tmp_path / "log.sqlite")
+        ObservedRetriever(kb.bm25_retriever(), log).retrieve("sweet pears", k=1)
+        log.close()
+    assert log.dropped == 1 and log.written == 0 and len(log) == 0
+    assert any("cannot be opened for writing" in r.getMessage() for r in caplog.records)
