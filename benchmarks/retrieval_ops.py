@@ -81,7 +81,7 @@ def healthy_extremes(kb, queries: list[str], k: int) -> dict:
     for query in queries:
         observed.retrieve(query, k=k)
         for recent in (False, True):  # both windows the monitor judges
-            (gauges,) = monitor.gauges(recent)
+            (gauges,) = monitor.gauges(recent, top=False)
             if gauges.searches < monitor.thresholds.min_searches:
                 continue
             for name, side in GAUGES.items():

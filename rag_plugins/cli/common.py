@@ -250,3 +250,12 @@ def dataset_kb(dataset: Any, args: argparse.Namespace, dense: bool, graph: bool 
     finally:
         if temp:
             shutil.rmtree(temp, ignore_errors=True)
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` by write-then-rename, so a crash never leaves half a file
+    (a report, a baseline) where a whole one was."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_name(path.name + ".tmp")
+    staged.write_text(text, encoding="utf-8")
+    staged.replace(path)

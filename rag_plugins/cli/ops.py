@@ -6,6 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
+from rag_plugins.cli.common import write_file
 from rag_plugins.cli.regress import BASELINE, last_run_path
 from rag_plugins.errors import InvalidInputError, RagPluginsError
 from rag_plugins.ops.retrieval_log import FILE_NAME, read_retrieval_log
@@ -41,8 +42,6 @@ def run_report(args: argparse.Namespace) -> int:
         page = build_report(kb, searches, last_regression=read_last_regression(last_run_path(baseline)),
                             stale_days=args.stale_days)
     output = Path(args.output)
-    staged = output.with_name(output.name + ".tmp")
-    staged.write_text(page, encoding="utf-8")
-    staged.replace(output)
+    write_file(output, page)
     print(f"report on {len(searches):,} searches of the last {args.days:g} days written to {output}")
     return 0

@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from rag_plugins.cli.common import add_graph_args, add_retriever_args, add_router_args, make_retriever
+from rag_plugins.cli.common import add_graph_args, add_retriever_args, add_router_args, make_retriever, write_file
 from rag_plugins.errors import InvalidInputError, RagPluginsError
 from rag_plugins.ops.regression import compare, load_golden, run_golden
 from rag_plugins.store.knowledge_base import KnowledgeBase
@@ -91,8 +91,4 @@ def _read_baseline(path: Path) -> dict:
 
 
 def _write_baseline(path: Path, baseline: dict) -> None:
-    """Write-then-rename, so a crash never leaves half a baseline."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staged = path.with_name(path.name + ".tmp")
-    staged.write_text(json.dumps(baseline, indent=1) + "\n", encoding="utf-8")
-    staged.replace(path)
+    write_file(path, json.dumps(baseline, indent=1) + "\n")

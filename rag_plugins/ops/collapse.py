@@ -158,6 +158,7 @@ class CollapseMonitor:
                                     f"({window}); the monitor would never judge")
         self.on_alert = on_alert
         self.documents = documents
+        self._counted: tuple[tuple[int, ...], int] | None = None  # (generations, documents) last read
         self.alerts: deque[CollapseAlert] = deque(maxlen=history)
         self._streams: dict[Stream, _Stream] = {}
         self._lock = threading.Lock()
@@ -179,7 +180,7 @@ class CollapseMonitor:
             if state is None:
                 state = self._streams[stream] = _Stream(stream)
             if self.documents is not None and not stream[1]:
-                state.documents = self.documents() if callable(self.documents) else int(self.documents)
+                state.documents = self._document_count(tuple(search.generations))
             state.add(at, query, docs)
             oldest = at - self.window_seconds
             state.long.expire(self.window, oldest)
@@ -211,11 +212,21 @@ class CollapseMonitor:
             self.on_alert = keep
         return raised
 
-    def gauges(self, recent: bool = False) -> list[CollapseGauges]:
+    def _document_count(self, generations: tuple[int, ...]) -> int:
+        """The base's document count, read again only when a search reads another generation
+        (a count per search would be a SQLite query on the search path)."""
+        if not callable(self.documents):
+            return int(self.documents)
+        if self._counted is None or self._counted[0] != generations:
+            self._counted = (generations, int(self.documents()))
+        return self._counted[1]
+
+    def gauges(self, recent: bool = False, top: bool = True) -> list[CollapseGauges]:
         """Every stream's current gauges over its long window (``recent``: its last
-        ``min_searches``)."""
+        ``min_searches``); ``top=False`` leaves out the most retrieved document, which
+        takes a scan of the window, for a caller reading the gauges after every search."""
         with self._lock:
-            return [state.gauges(recent) for state in self._streams.values()]
+            return [state.gauges(recent, top) for state in self._streams.values()]
 
     def collapsed(self) -> list[CollapseGauges]:
         """The streams in collapse now."""

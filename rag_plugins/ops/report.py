@@ -17,6 +17,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from rag_plugins._deps import require
 from rag_plugins.ops.collapse import CollapseMonitor
 from rag_plugins.ops.retrieval_log import LoggedSearch
@@ -62,8 +64,7 @@ def _png(figure: Any, pyplot: Any, alt: str) -> str:
 def _summary(kb: Any, searches: Sequence[LoggedSearch], now: float) -> str:
     rows = [("knowledge base", str(kb.path)), ("generation", str(kb.generation)), ("documents", f"{len(kb):,}")]
     if searches:
-        totals = sorted(s.timings.get("total", 0.0) for s in searches)
-        p50, p95 = totals[len(totals) // 2], totals[min(len(totals) - 1, int(0.95 * len(totals)))]
+        p50, p95 = np.percentile([s.timings.get("total", 0.0) for s in searches], [50, 95])
         abstained = sum(s.abstained for s in searches)
         rows += [("searches in the window", f"{len(searches):,} ({_when(searches[0].at)} to {_when(searches[-1].at)})"),
                  ("latency p50 / p95", f"{1000 * p50:.1f} ms / {1000 * p95:.1f} ms"),
@@ -79,12 +80,12 @@ def _summary(kb: Any, searches: Sequence[LoggedSearch], now: float) -> str:
 def _collapse_section(kb: Any, searches: Sequence[LoggedSearch], pyplot: Any) -> str:
     if not searches:
         return "<section><h2>Retrieval collapse</h2><p>No searches to judge.</p></section>"
-    monitor = CollapseMonitor.for_knowledge_base(kb)
+    alerts: list = []
+    monitor = CollapseMonitor.for_knowledge_base(kb, on_alert=alerts.append)
     series: dict[str, list[tuple[float, float]]] = {}
-    alerts = []
     for search in searches:
-        alerts += monitor.replay([search])
-        for gauges in monitor.gauges():
+        monitor.observe(search)
+        for gauges in monitor.gauges(top=False):
             if gauges.retriever == search.retriever and gauges.searches >= monitor.thresholds.min_searches:
                 series.setdefault(gauges.retriever, []).append((search.at, gauges.unique_document_rate))
     newest = searches[-1].at

@@ -96,7 +96,7 @@ class RetrievalLog:
 
     Pass a knowledge base directory (the log is ``<kb>/retrieval_log.sqlite``) or a file
     path. Hand it to :class:`~rag_plugins.tracing.ObservedRetriever` (or
-    ``Toolkit.from_knowledge_base(..., retrieval_log=log)``, ``serve-mcp --retrieval-log``)
+    ``Toolkit.from_knowledge_base(..., observers=[log])``, ``serve-mcp --retrieval-log``)
     and every search is queued for the writer thread: :meth:`observe` never blocks, and
     when the queue (``queue_size``) is full the row is dropped and counted in
     :attr:`dropped` rather than slowing the search. :meth:`flush` waits for the queue to
@@ -137,33 +137,39 @@ class RetrievalLog:
     def _create(self) -> None:
         for attempt in range(5):
             try:
-                return self._create_once()
-            except RetrievalLogError as exc:
+                found = self._schema_version()
+                break
+            except sqlite3.OperationalError as exc:
                 # two processes opening a new log at once can meet in the switch to WAL, which
                 # SQLite answers "locked" without waiting
-                if "locked" not in str(exc) or attempt == 4:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
-
-    def _create_once(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = _connect(self.path)
-            try:  # one transaction, taking the write lock first (so busy_timeout waits out another
-                # process creating it too): a reader sees the whole schema or none of it
-                db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} INSERT OR IGNORE INTO meta VALUES "
-                                 f"('schema_version', '{SCHEMA_VERSION}'); COMMIT;")
-                found = int(db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
-            finally:
-                db.close()
-        except (OSError, sqlite3.Error) as exc:
-            raise RetrievalLogError(
-                f"cannot open the retrieval log {self.path}: {exc}; give a writable path "
-                "(e.g. --retrieval-log /var/log/kb.sqlite for a read-only knowledge base)") from exc
+                if "locked" in str(exc) and attempt < 4:
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                raise self._unopenable(exc) from exc
+            except (OSError, sqlite3.Error) as exc:
+                raise self._unopenable(exc) from exc
         if found != SCHEMA_VERSION:
             raise RetrievalLogError(
                 f"the retrieval log {self.path} has format version {found}; this rag-plugins writes version "
                 f"{SCHEMA_VERSION}: upgrade rag-plugins, or log to a new file")
+
+    def _schema_version(self) -> int:
+        """Create the schema if missing, in one transaction that takes the write lock first (so
+        busy_timeout waits out another process creating it too): a reader sees all of it or
+        none. The version the file records."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = _connect(self.path)
+        try:
+            db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} INSERT OR IGNORE INTO meta VALUES "
+                             f"('schema_version', '{SCHEMA_VERSION}'); COMMIT;")
+            return int(db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+        finally:
+            db.close()
+
+    def _unopenable(self, exc: Exception) -> RetrievalLogError:
+        return RetrievalLogError(
+            f"cannot open the retrieval log {self.path}: {exc}; give a writable path "
+            "(e.g. --retrieval-log /var/log/kb.sqlite for a read-only knowledge base)")
 
     def _start(self) -> None:
         self._pid = os.getpid()
