@@ -177,8 +177,12 @@ def _writer(kb_path, log_path, count, name):
 def test_several_writer_processes_share_one_log(kb, tmp_path):
     log_path = tmp_path / "log.sqlite"
     writers = [_writer(kb.path, log_path, 150, f"w{n}") for n in range(3)]
-    for writer in writers:
-        assert writer.wait(timeout=120) == 0, writer.stderr.read()
+    try:
+        for writer in writers:
+            assert writer.wait(timeout=120) == 0, writer.stderr.read()
+    finally:
+        for writer in writers:
+            writer.kill()
     rows = read_retrieval_log(log_path)
     assert len(rows) == 450 and len({r.pid for r in rows}) == 3
     for name in ("w0", "w1", "w2"):  # each process's rows whole and in its own order
@@ -189,11 +193,13 @@ def test_several_writer_processes_share_one_log(kb, tmp_path):
 def test_a_writer_killed_mid_write_leaves_the_log_readable_and_writable(kb, tmp_path):
     log_path = tmp_path / "log.sqlite"
     writer = _writer(kb.path, log_path, -1, "doomed")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not log_path.exists() or len(read_retrieval_log(log_path)) < 200):
-        time.sleep(0.05)
-    writer.send_signal(signal.SIGKILL)
-    writer.wait(timeout=10)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (not log_path.exists() or len(read_retrieval_log(log_path)) < 200):
+            time.sleep(0.05)
+    finally:  # the writer never stops by itself: kill it even when waiting failed
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=10)
     with sqlite3.connect(log_path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     survived = read_retrieval_log(log_path)
