@@ -32,6 +32,24 @@ def one_generation_per_search() -> Iterator[None]:
             _scope.pins = None
 
 
+@contextmanager
+def reading(owner: object, snapshot: object) -> Iterator[None]:
+    """Within this block (per thread), ``owner`` hands out ``snapshot`` to every search,
+    whatever it would read otherwise: how a candidate generation (a re-index not yet
+    switched to, a commit not yet published) is searched before anyone else sees it."""
+    with one_generation_per_search():
+        pins = _scope.pins
+        had, before = id(owner) in pins, pins.get(id(owner))
+        pins[id(owner)] = snapshot
+        try:
+            yield
+        finally:
+            if had:
+                pins[id(owner)] = before
+            else:
+                pins.pop(id(owner), None)
+
+
 def pinned(owner: object, current: T) -> T:
     """The snapshot ``owner`` pinned in this thread's search, pinning ``current`` if none."""
     pins = getattr(_scope, "pins", None)

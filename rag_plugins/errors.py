@@ -114,3 +114,13 @@ class ReadOnlyKnowledgeBaseError(RagPluginsError):
 
 class RetrievalLogError(RagPluginsError, OSError):
     """A retrieval log cannot be opened or written (no permission, another format version)."""
+
+
+class RegressionGateError(RagPluginsError):
+    """A regression gate refused a generation (a commit, a re-index switch): retrieval on
+    the golden queries fell below the baseline. ``verdict`` holds the
+    :class:`~rag_plugins.ops.gate.GateVerdict` with the queries that got worse."""
+
+    def __init__(self, message: str, verdict: object = None):
+        super().__init__(message)
+        self.verdict = verdict

@@ -1,5 +1,5 @@
 """The ``rag-plugins`` command: index, sync, query, eval, train-reranker, calibrate, train-router, serve-mcp,
-regress, golden, ops report."""
+regress, golden, reindex, ops report."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import threading
 from typing import NoReturn, Sequence
 
 from rag_plugins.cli import eval as eval_command
-from rag_plugins.cli import calibrate, golden, index, ops, query, regress, serve_mcp, sync, train_reranker, train_router
+from rag_plugins.cli import calibrate, golden, index, ops, query, regress, reindex, serve_mcp, sync, train_reranker, \
+    train_router
 from rag_plugins._model_files import hub_offline
 from rag_plugins.errors import RagPluginsError
 
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for command in (index, sync, query, eval_command, train_reranker, calibrate, train_router, serve_mcp, regress,
-                    golden, ops):
+                    golden, reindex, ops):
         command.register(sub)
     return parser
 
@@ -79,6 +80,8 @@ def _stop_on_sigterm() -> object | None:
 
 # what an interrupted command leaves behind (a commit is all or nothing)
 INTERRUPTED = {
+    "reindex": "nothing was switched, but the embeddings computed so far are cached: run the same command again "
+               "to continue",
     "index": "nothing was committed, but the embeddings computed so far are cached: "
              "run the same command again to continue",
     "eval": "run the same command again; an --index-dir base keeps the embeddings computed so far",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from rag_plugins._model_files import EMBEDDING_MODEL_ENV, configured_embedding_model
+from rag_plugins._files import write_text_atomically
 from rag_plugins.embeddings.sentence_transformer import DEFAULT_EMBEDDING_MODEL
 from rag_plugins.catalog import CATALOG, route_options
 from rag_plugins.errors import KnowledgeBaseLockedError, RagPluginsError
@@ -253,9 +254,5 @@ def dataset_kb(dataset: Any, args: argparse.Namespace, dense: bool, graph: bool 
 
 
 def write_file(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` by write-then-rename, so a crash never leaves half a file
-    (a report, a baseline) where a whole one was."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staged = path.with_name(path.name + ".tmp")
-    staged.write_text(text, encoding="utf-8")
-    staged.replace(path)
+    """Write ``text`` to ``path`` by write-then-rename (a crash never leaves half a file)."""
+    write_text_atomically(path, text)

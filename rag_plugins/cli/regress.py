@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
-from rag_plugins.cli.common import add_graph_args, add_retriever_args, add_router_args, make_retriever, write_file
+from rag_plugins.cli.common import add_graph_args, add_retriever_args, add_router_args, make_retriever
 from rag_plugins.errors import InvalidInputError, RagPluginsError
-from rag_plugins.ops.regression import compare, load_golden, run_golden
+from rag_plugins.ops.gate import BASELINE, GOLDEN, RegressionGate
 from rag_plugins.store.knowledge_base import KnowledgeBase
-
-GOLDEN = "golden.jsonl"
-BASELINE = "golden_baseline.json"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,54 +37,17 @@ def run(args: argparse.Namespace) -> int:
     if args.retriever == "iterative":
         raise InvalidInputError("regress scores one search per query; pick --retriever bm25, dense, hybrid, graph "
                                 "or routed")
-    if not 0 <= args.margin < 1:
-        raise InvalidInputError(f"--margin must be at least 0 and below 1, got {args.margin}")
     golden_path = Path(args.golden) if args.golden else directory / GOLDEN
     if not golden_path.exists():
         raise InvalidInputError(f"no golden queries at {golden_path}; write one {{\"query\", \"expected\"}} per line, "
                                 "or make them from BEIR qrels with: rag-plugins golden DATASET --output "
                                 f"{golden_path}")
-    golden = load_golden(golden_path)
-    baseline_path = Path(args.baseline) if args.baseline else directory / BASELINE
+    gate = RegressionGate(golden_path, Path(args.baseline) if args.baseline else directory / BASELINE,
+                          retriever=lambda kb: make_retriever(kb, args.retriever, args.fusion, args.graph_mode, args),
+                          k=args.k, margin=args.margin)
     with KnowledgeBase.open(directory, embedder=args.embedding_model, read_only=True) as kb:
-        retriever = make_retriever(kb, args.retriever, args.fusion, args.graph_mode, args)
-        result = run_golden(retriever, golden, k=args.k)
-    print(f"{len(golden)} golden queries, {args.retriever} top {args.k}: recall@{args.k} {result.recall:.3f}, "
-          f"MRR@{args.k} {result.mrr:.3f} (generation {', '.join(map(str, result.generations)) or '-'})")
-    if args.update_baseline or not baseline_path.exists():
-        _write_baseline(baseline_path, result.to_baseline())
-        print(f"baseline recorded at {baseline_path}: later runs are compared with it")
-        if args.json:
-            print(json.dumps({"passed": True, "recorded": str(baseline_path), "recall": result.recall,
-                              "mrr": result.mrr, "k": args.k}))
-        return 0
-    baseline = _read_baseline(baseline_path)
-    report = compare(result, baseline, args.margin)
-    overall = baseline["overall"]
-    print(f"baseline {baseline_path}: recall@{args.k} {overall[f'recall@{args.k}']:.3f}, "
-          f"MRR@{args.k} {overall[f'mrr@{args.k}']:.3f}")
-    for regression in report.regressions:
-        now = regression.now
-        print(f"  worse: {now.query!r}: {regression.reason}; now retrieves {', '.join(now.retrieved[:3]) or 'nothing'}")
-    print("PASS" if report.passed else "FAIL: " + "; ".join(report.failures))
-    verdict = report.to_dict()
-    _write_baseline(last_run_path(baseline_path), {**verdict, "at": time.time()})  # what ops report shows
+        verdict = gate.evaluate(kb, update_baseline=args.update_baseline)
+    print("\n".join(verdict.lines()))
     if args.json:
-        print(json.dumps(verdict, ensure_ascii=False))
-    return 0 if report.passed else 1
-
-
-def last_run_path(baseline: Path) -> Path:
-    """Where the last verdict against ``baseline`` is kept."""
-    return baseline.with_name(baseline.stem + ".last_run.json")
-
-
-def _read_baseline(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InvalidInputError(f"cannot read the baseline {path} ({exc}); delete it to record a new one") from exc
-
-
-def _write_baseline(path: Path, baseline: dict) -> None:
-    write_file(path, json.dumps(baseline, indent=1) + "\n")
+        print(json.dumps(verdict.to_dict(), ensure_ascii=False))
+    return 0 if verdict.passed else 1

@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 
 from rag_plugins.cli.common import add_model_args, open_kb
-from rag_plugins.errors import MissingDependencyError, RagPluginsError
+from rag_plugins.errors import InvalidInputError, MissingDependencyError, RagPluginsError, RegressionGateError
 from rag_plugins.loaders import FORMATS, SkippedPath, load_source, scan_sources
+from rag_plugins.ops.gate import GOLDEN, RegressionGate
 from rag_plugins.store.sync import SyncReport, sync_sources
 
 
@@ -25,6 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="print the report as one JSON object on the last line of stdout")
     p.add_argument("--watch", type=float, metavar="SECONDS",
                    help="keep running: sync again every SECONDS (Ctrl-C stops)")
+    p.add_argument("--gate", action="store_true",
+                   help=f"publish the sync only if the base's regression gate (KB/{GOLDEN} against its baseline) "
+                        "passes on it; without --gate the gate still runs after a sync that changed the base, "
+                        "and only reports")
     p.set_defaults(func=run)
 
 
@@ -46,8 +51,20 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.watch is not None and not args.watch > 0:
         raise RagPluginsError(f"--watch takes a number of seconds > 0, got {args.watch}")
+    if args.gate and not (Path(args.kb) / GOLDEN).exists():
+        raise InvalidInputError(f"--gate needs golden queries at {Path(args.kb) / GOLDEN}; make them with rag-plugins "
+                                "golden, or write one {\"query\", \"expected\"} per line")
     while True:
-        report = sync_once(args, prune=not args.no_prune)
+        try:
+            report = sync_once(args, prune=not args.no_prune)
+        except RegressionGateError as exc:
+            print("\n".join(exc.verdict.lines()))
+            print(f"not synced: the regression gate failed, so {args.kb} was left as it was; fix the cause, or sync "
+                  "without --gate and then record a new baseline (rag-plugins regress --update-baseline)", flush=True)
+            if args.watch is None:
+                return 1
+            time.sleep(args.watch)
+            continue
         print(f"synced {args.kb}: {report.summary()}")
         if args.json:
             print(json.dumps(report.to_dict()), flush=True)
@@ -76,7 +93,16 @@ def sync_once(args: argparse.Namespace, prune: bool) -> SyncReport:
             raise
         raise RagPluginsError(f"{exc}; or pass --no-dense to build a BM25-only base without it") from exc
     with kb:
-        report = sync_sources(kb, scan, prune=prune, loaded=loaded)  # type: ignore[arg-type]
+        gate = RegressionGate.for_knowledge_base(kb)
+        if gate is not None:
+            gate.record_baseline_if_missing(kb)
+        was = kb.generation
+        report = sync_sources(kb, scan, prune=prune, loaded=loaded,  # type: ignore[arg-type]
+                              gate=gate if getattr(args, "gate", False) else None)
+        if gate is not None and kb.generation != was:
+            if gate.last is None or not getattr(args, "gate", False):
+                gate.evaluate(kb)
+            print("\n".join(gate.last.lines()))
     report_skips(report.skipped + report.failed + report.notes)
     return report
 

@@ -36,6 +36,9 @@ class IndexBase:
     missing: ClassVar[str] = ""
     """How a base without this kind says so (after "the knowledge base at <path> ")."""
     rows: np.ndarray | None = None
+    embeds: ClassVar[bool] = False
+    """Whether this kind's data depends on the embedding model (a re-index with another
+    model rebuilds it; the others are carried over as they are)."""
 
     def bind(self, rows: np.ndarray, chunk_ids: Sequence[str]) -> None:
         return None

@@ -17,6 +17,7 @@ class DenseIndex(IndexBase):
     by content hash, shared with the graph's entity names and the query cache)."""
 
     kind = "vectors"
+    embeds = True
     missing = ("has no dense index (it was built without an embedder); use BM25 retrieval, or index into a "
                "new directory with an embedder")
 

@@ -30,6 +30,7 @@ class KnowledgeGraphIndex(IndexBase):
     """A base opened with ``graph=`` has one; its extractor is recorded in the settings."""
 
     kind = "graph"
+    embeds = True  # entity-name vectors link synonyms
     unit = "entities"
     missing = ("has no knowledge graph; create it with KnowledgeBase.open(path, graph=True) (or an "
                "extractor; rag-plugins index --graph) in a new directory to use graph retrieval")

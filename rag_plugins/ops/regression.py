@@ -215,6 +215,9 @@ def check_baseline(baseline: Mapping[str, Any], run: GoldenRun) -> None:
     if baseline.get("golden_sha256") != run.golden_sha256:
         raise InvalidInputError("the golden file changed since the baseline was recorded; "
                                 "record a new baseline with --update-baseline")
+    if baseline.get("retriever", run.retriever) != run.retriever:
+        raise InvalidInputError(f"the baseline was recorded with the {baseline.get('retriever')} retriever, not "
+                                f"{run.retriever}; pass that --retriever or record a new baseline with --update-baseline")
     if baseline.get("k") != run.k:
         raise InvalidInputError(f"the baseline was recorded at k={baseline.get('k')}, not k={run.k}; "
                                 "pass that --k or record a new baseline with --update-baseline")
@@ -232,6 +235,30 @@ def golden_from_qrels(queries: Mapping[str, str], qrels: Mapping[str, Mapping[st
         if limit is not None and len(golden) >= limit:
             break
     return golden
+
+
+def golden_from_feedback(feedback: Iterable[Any], *, min_accepted: int = 1,
+                         limit: int | None = None) -> list[GoldenQuery]:
+    """Golden queries from users' verdicts (:meth:`RetrievalLog.record_feedback
+    <rag_plugins.ops.retrieval_log.RetrievalLog.record_feedback>`): each query whose answer
+    was accepted at least ``min_accepted`` times and not rejected since, expecting the ids
+    its latest accepted answer rested on. Most recently accepted first."""
+    if isinstance(min_accepted, bool) or not isinstance(min_accepted, int) or min_accepted < 1:
+        raise InvalidInputError(f"min_accepted must be a positive integer, got {min_accepted!r}")
+    latest: dict[str, Any] = {}
+    accepted: dict[str, int] = {}
+    for record in sorted(feedback, key=lambda r: r.at):
+        key = " ".join(record.query.split())
+        if record.accepted:
+            accepted[key] = accepted.get(key, 0) + 1
+            latest[key] = record
+        else:
+            latest.pop(key, None)  # a rejection withdraws the earlier acceptances
+            accepted.pop(key, None)
+    chosen = sorted((r for key, r in latest.items() if accepted[key] >= min_accepted), key=lambda r: -r.at)
+    golden = [GoldenQuery("log-" + hashlib.sha256(r.query.encode()).hexdigest()[:12], r.query, tuple(r.ids))
+              for r in chosen]
+    return golden[:limit] if limit is not None else golden
 
 
 def write_golden(golden: Iterable[GoldenQuery], path: str | os.PathLike[str]) -> int:

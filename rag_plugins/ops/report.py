@@ -22,6 +22,7 @@ import numpy as np
 from rag_plugins._deps import require
 from rag_plugins.ops.collapse import CollapseMonitor
 from rag_plugins.ops.retrieval_log import LoggedSearch
+from rag_plugins.ops.staleness import StalenessReport, staleness
 
 DAY = 86400.0
 STALE_DAYS = 180
@@ -32,11 +33,10 @@ def build_report(kb: Any, searches: Sequence[LoggedSearch], *, last_regression: 
     """The report page for ``kb`` over ``searches`` (a retrieval log's window, oldest first)."""
     pyplot = _pyplot()
     now = time.time() if now is None else now
-    ages = _document_ages(kb, now)
-    retrieved_ages = [ages[doc] for s in searches for doc in s.document_ids if doc in ages]
+    stale = staleness(kb, searches, now=now)
     sections = [_summary(kb, searches, now), _collapse_section(kb, searches, pyplot),
                 _top_documents(searches, pyplot), _confidence_section(searches, pyplot),
-                _staleness_section(ages, retrieved_ages, stale_days, pyplot), _regression_section(last_regression)]
+                _staleness_section(stale, stale_days, pyplot), _regression_section(last_regression)]
     title = f"Retrieval report: {html.escape(str(kb.path))}"
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{title}</title><style>{_CSS}</style></head><body>"
@@ -136,7 +136,9 @@ def _confidence_section(searches: Sequence[LoggedSearch], pyplot: Any) -> str:
     return f"<section><h2>Confidence</h2>{_png(figure, pyplot, 'confidence distribution')}</section>"
 
 
-def _staleness_section(ages: dict[str, float], retrieved: list[float], stale_days: int, pyplot: Any) -> str:
+def _staleness_section(stale: StalenessReport, stale_days: int, pyplot: Any) -> str:
+    ages = {d.id: d.age(stale.now) for d in stale.documents}
+    retrieved = [a for a in stale.retrieved_ages if a is not None]
     if not ages:
         return "<section><h2>Staleness</h2><p>The base holds no documents.</p></section>"
     figure, axes = pyplot.subplots(figsize=(8, 3))
@@ -151,9 +153,13 @@ def _staleness_section(ages: dict[str, float], retrieved: list[float], stale_day
     old = sum(a > stale_days * DAY for a in ages.values())
     lines = [f"{old:,} of {len(ages):,} documents ({old / len(ages):.0%}) last changed more than {stale_days} days ago."]
     if retrieved:
-        stale = sum(a > stale_days * DAY for a in retrieved)
-        lines.append(f"{stale / len(retrieved):.0%} of the retrieved hits in this window come from documents "
-                     f"older than {stale_days} days.")
+        old_hits = sum(a > stale_days * DAY for a in retrieved)
+        lines.append(f"{old_hits / len(retrieved):.0%} of the retrieved hits in this window came from documents "
+                     f"older than {stale_days} days when they were retrieved.")
+    unchecked = stale.unchecked_sources()
+    if stale.sources:
+        lines.append(f"{len(unchecked):,} of {len(stale.sources):,} sources not re-checked by a sync within "
+                     f"{stale.unchecked_days:g} days" + (f" (oldest: {_short(unchecked[0].source)})." if unchecked else "."))
     text = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
     return f"<section><h2>Staleness</h2>{_png(figure, pyplot, 'document age histogram')}{text}</section>"
 
@@ -174,15 +180,6 @@ def _regression_section(last: dict | None) -> str:
             + (f"<h3>Why it failed</h3><ul>{failures}</ul>" if failures else "")
             + (f"<h3>Queries that got worse</h3><ul>{worse}</ul>" if worse else "") + "</section>")
 
-
-def _document_ages(kb: Any, now: float) -> dict[str, float]:
-    ages = {}
-    for doc in kb.document_ids():
-        info = kb.document_info(doc)
-        changed = info.get("source_mtime") or info.get("updated_at")
-        if changed is not None:
-            ages[doc] = max(0.0, now - float(changed))
-    return ages
 
 
 def _time_unit(span: float) -> tuple[str, float]:

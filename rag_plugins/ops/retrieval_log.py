@@ -54,6 +54,22 @@ CREATE TABLE IF NOT EXISTS searches (
     pid INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS searches_at ON searches (at);
+CREATE TABLE IF NOT EXISTS write_backs (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    question TEXT NOT NULL,
+    accepted INTEGER NOT NULL,
+    failed_check TEXT,
+    reason TEXT
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    query_hash TEXT NOT NULL,
+    query TEXT NOT NULL,
+    accepted INTEGER NOT NULL,
+    ids TEXT NOT NULL
+);
 """
 _COLUMNS = ("at, query_hash, query, retriever, route, k, hits, status, confidence, abstained, timings, "
             "generations, filters_hash, pid")
@@ -63,6 +79,9 @@ class LoggedHit(NamedTuple):
     chunk_id: str
     document_id: str
     score: float
+    content_time: float | None = None
+    """When the text returned last changed (its source file's mtime, else when its document
+    version was indexed), as the chunk said at search time; None when it did not say."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +108,17 @@ class LoggedSearch:
     @property
     def document_ids(self) -> list[str]:
         return [hit.document_id for hit in self.hits]
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A user's verdict on an answer: ``accepted`` or not, and the document or chunk ids
+    the answer rested on (what a golden query built from it expects)."""
+
+    at: float
+    query: str
+    accepted: bool
+    ids: tuple[str, ...]
 
 
 class RetrievalLog:
@@ -191,6 +221,35 @@ class RetrievalLog:
         except queue.Full:
             self.dropped += 1
 
+    def record_feedback(self, query: str, ids: Sequence[str], *, accepted: bool = True) -> None:
+        """Record that a user accepted (or rejected) the answer to ``query`` that rested on
+        ``ids`` (document or chunk ids): what :func:`~rag_plugins.ops.regression.golden_from_feedback`
+        turns into golden queries. Written at once (feedback is rare; searches are queued)."""
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInputError(f"feedback needs the query text, got {query!r}")
+        if isinstance(ids, str) or not all(isinstance(i, str) and i for i in ids):
+            raise InvalidInputError(f"ids must be a list of document or chunk ids, got {ids!r}")
+        if accepted and not ids:
+            raise InvalidInputError("an accepted answer names the ids it rested on")
+        self._write("INSERT INTO feedback (at, query_hash, query, accepted, ids) VALUES (?, ?, ?, ?, ?)",
+                    (time.time(), query_fingerprint(query), query, int(bool(accepted)), json.dumps(list(ids))))
+
+    def record_write_back(self, question: str, accepted: bool, failed_check: str | None, reason: str | None) -> None:
+        """Record a write-back verdict (``kb.write_back(..., log=log)`` does), the failing
+        check of a refusal included; :func:`read_write_backs` reads them."""
+        self._write("INSERT INTO write_backs (at, question, accepted, failed_check, reason) VALUES (?, ?, ?, ?, ?)",
+                    (time.time(), question, int(bool(accepted)), failed_check, reason))
+
+    def _write(self, sql: str, values: tuple[Any, ...]) -> None:
+        db = _connect(self.path)
+        try:
+            with db:
+                db.execute(sql, values)
+        except sqlite3.Error as exc:
+            raise RetrievalLogError(f"cannot write to {self.path}: {exc}") from exc
+        finally:
+            db.close()
+
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every queued search is written (True), or ``timeout`` seconds (False)."""
         deadline = time.monotonic() + timeout
@@ -264,7 +323,8 @@ class RetrievalLog:
         confidence = search.confidence or {}
         return (search.started_at or time.time(), query_fingerprint(search.query),
                 search.query if self.store_queries else None, search.retriever, _json(search.route), search.k,
-                json.dumps([[h.chunk.id, h.document_id, float(h.score)] for h in hits]), confidence.get("status"),
+                json.dumps([[h.chunk.id, h.document_id, float(h.score), content_time(h)] for h in hits]),
+                confidence.get("status"),
                 confidence.get("confidence"), int(bool(search.abstained)), json.dumps(dict(search.timings)),
                 json.dumps(list(search.generations)), filters_fingerprint(search.filters), os.getpid())
 
@@ -293,6 +353,26 @@ def read_retrieval_log(path: str | os.PathLike[str], **selection: Any) -> list[L
         raise RetrievalLogError(f"no retrieval log at {file}: searches are logged only when a retrieval log is "
                                 "enabled (serve-mcp --retrieval-log, RetrievalLog(kb.path))")
     return _select(file, **selection)
+
+
+def read_feedback(path: str | os.PathLike[str]) -> list[Feedback]:
+    """Every feedback record in the log at ``path`` (a base directory or the file), oldest first."""
+    path = Path(path)
+    file = path / FILE_NAME if path.is_dir() else path
+    if not file.is_file():
+        raise RetrievalLogError(f"no retrieval log at {file}; feedback is recorded with RetrievalLog.record_feedback")
+    with _reader(file) as db:
+        rows = _read(db, "SELECT at, query, accepted, ids FROM feedback ORDER BY id")
+    return [Feedback(at, query, bool(accepted), tuple(json.loads(ids))) for at, query, accepted, ids in rows]
+
+
+def read_write_backs(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every write-back verdict in the log at ``path``, oldest first."""
+    path = Path(path)
+    file = path / FILE_NAME if path.is_dir() else path
+    with _reader(file) as db:
+        rows = _read(db, "SELECT at, question, accepted, failed_check, reason FROM write_backs ORDER BY id")
+    return [{"at": at, "question": q, "accepted": bool(a), "failed_check": f, "reason": r} for at, q, a, f, r in rows]
 
 
 def _select(path: Path, since: float | None = None, until: float | None = None, retriever: str | None = None,
@@ -347,6 +427,13 @@ class _reader:
 
     def __exit__(self, *exc: object) -> None:
         self.db.close()
+
+
+def content_time(hit: Any) -> float | None:
+    """When a hit's text last changed, from its chunk's freshness stamps."""
+    meta = hit.chunk.metadata
+    value = meta.get("document_source_mtime", meta.get("document_changed_at"))
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _json(value: Any) -> str | None:

@@ -6,17 +6,21 @@ new generation's files are written and fsynced under ``generations/``. Publishin
 SQLite transaction (:meth:`~rag_plugins.store.docstore.DocumentStore.apply_commit`) that
 retires the replaced chunk rows, adds the new ones, records a sync's source files and moves
 the generation number. A failure anywhere before that transaction leaves the base as it was.
+
+A commit may be gated: the gate searches the new generation inside that transaction
+(where only the writer sees it) and, by raising, keeps it from ever becoming current.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Callable
 
 import numpy as np
 
 from rag_plugins._progress import progress_bar
+from rag_plugins._search_scope import reading
 from rag_plugins.errors import IndexCorruptedError
 from rag_plugins.index import IndexChanges
 from rag_plugins.store.docstore import ChunkRecord
@@ -40,22 +44,25 @@ class CommitResult:
     chunks_extracted: int = 0
 
 
-def commit_staged(kb: Any) -> CommitResult:
+def commit_staged(kb: Any, gate: Callable[[Any], None] | None = None) -> CommitResult:
     """Publish ``kb``'s staged changes as its next generation (the caller holds the writer
-    lock and the commit lock)."""
+    lock and the commit lock). ``gate(kb)``, when given, runs with ``kb`` reading the new
+    generation before it is published; an exception from it publishes nothing and keeps
+    the changes staged."""
     started = time.perf_counter()
     snap: Snapshot = kb._snapshot
     staged = kb._staged
     upserts = sorted(staged.upserts.values(), key=lambda e: e[0].id)
     deletes = sorted(staged.deletes)
     if not upserts and not deletes:
-        if staged.sources:  # a sync that found only touched files
-            kb.store.write_sources(staged.sources)
+        if staged.sources or staged.checked:  # a sync that found no document changed
+            kb.store.write_sources(staged.sources, staged.checked)
             kb.rollback()
         return CommitResult(snap.generation, 0, 0, 0, 0, 0, 0.0)
     old_rows = kb.store.rows_of_documents(deletes + [d.id for d, _, _ in upserts])
     next_row = max(kb.store.get_meta("next_row", 0), kb.store.max_row() + 1)
-    chunk_rows = _chunk(kb, [doc for doc, _, _ in upserts], next_row)
+    now = time.time()
+    chunk_rows = _chunk(kb, upserts, next_row, now, staged.source_mtimes)
     next_row += len(chunk_rows)
 
     chunks = [c for _, c in chunk_rows]
@@ -69,13 +76,27 @@ def commit_staged(kb: Any) -> CommitResult:
     if not rows_agree(indexes, np.concatenate([snap.rows[keep], changes.added_rows])):
         raise IndexCorruptedError(f"{kb.path}: the new indexes lost track of chunk rows")
 
-    generation = snap.generation + 1
+    generation = kb.generations.next_number()
     _check_store_matches(kb, snap)
     kb.generations.write(generation, indexes, checksums)
     lease = GenerationLease.acquire(kb.path / "generations", generation)
-    kb.store.apply_commit(generation, deletes, upserts, records, {"generation": generation, "next_row": next_row},
-                          staged.sources, staged.source_mtimes)
-    kb._snapshot = kb.generations.snapshot(generation, indexes, checksums, lease)
+    published: list[Snapshot] = []
+
+    def check_then_publish() -> None:  # inside the transaction: the new rows are visible here only
+        published.append(kb.generations.snapshot(generation, indexes, checksums, lease, services=services))
+        if gate is not None:
+            with reading(kb, published[0]):
+                gate(kb)
+
+    try:
+        kb.store.apply_commit(generation, deletes, upserts, records, {"generation": generation, "next_row": next_row},
+                              staged.sources, staged.source_mtimes, check_then_publish, now, staged.checked)
+    except BaseException:
+        if lease is not None:
+            lease.release()
+        kb.collect_garbage()  # the unpublished folder
+        raise
+    kb._snapshot = published[0]
     kb._data_version = kb.store.data_version()
     kb.rollback()
     del snap  # drop this commit's hold on the old generation before collecting it
@@ -84,13 +105,20 @@ def commit_staged(kb: Any) -> CommitResult:
                         services.chunks_embedded, time.perf_counter() - started, services.chunks_extracted)
 
 
-def _chunk(kb: Any, documents: list, first_row: int) -> list[tuple[int, Chunk]]:
-    """The documents' chunks, numbered with new rows from ``first_row``."""
+def _chunk(kb: Any, upserts: list, first_row: int, now: float,
+           source_mtimes: dict[str, float]) -> list[tuple[int, Chunk]]:
+    """The upserted documents' chunks, numbered with new rows from ``first_row``, each
+    stamped with the version of its document it was cut from
+    (:data:`~rag_plugins.store.documents.FRESHNESS_METADATA`)."""
     rows: list[tuple[int, Chunk]] = []
-    with progress_bar(len(documents), "Chunking", show=kb._show(len(documents)), unit="doc") as bar:
-        for doc in documents:
+    with progress_bar(len(upserts), "Chunking", show=kb._show(len(upserts)), unit="doc") as bar:
+        for doc, _, version in upserts:
             start = first_row + len(rows)
-            rows.extend((start + i, chunk) for i, chunk in enumerate(kb.chunker.split(doc)))
+            stamp = {"document_version": version, "document_changed_at": now}
+            if doc.id in source_mtimes:
+                stamp["document_source_mtime"] = source_mtimes[doc.id]
+            rows.extend((start + i, replace(chunk, metadata={**chunk.metadata, **stamp}))
+                        for i, chunk in enumerate(kb.chunker.split(doc)))
             bar.update(1)
     return rows
 

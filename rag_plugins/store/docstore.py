@@ -21,7 +21,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -40,7 +40,8 @@ from rag_plugins.store.integrity import (
     vector_checksum,
 )
 from rag_plugins.store.sources import (
-    SOURCES_SCHEMA, SourceRecord, document_times, read_sources, write_document_times, write_sources,
+    SOURCES_SCHEMA, SourceRecord, all_source_mtimes, document_times, read_source_checks, read_sources, write_document_times,
+    write_sources,
 )
 from rag_plugins.types import Chunk, Document
 
@@ -229,15 +230,50 @@ class DocumentStore:
         return {"content_hash": row[1], "version": row[2], "updated_at": row[3], "first_indexed": first_indexed,
                 "source_mtime": source_mtime}
 
+    def document_freshness(self) -> dict[str, tuple[int, float, float | None]]:
+        """Every document's ``(version, last changed, source mtime or None)``, verified."""
+        out = {}
+        with self._guard() as conn:
+            rows = conn.execute("SELECT id, content_hash, version, updated_at, checksum FROM documents").fetchall()
+            mtimes = all_source_mtimes(conn)
+        for row in rows:
+            self._verified(*row)
+            out[row[0]] = (row[2], row[3], mtimes.get(row[0]))
+        return out
+
+    def chunk_freshness(self, chunk_ids: Sequence[str], generation: int) -> dict[str, dict[str, Any]]:
+        """The freshness stamps (``document_version``, ``document_changed_at``, ...) of the
+        chunks ``chunk_ids`` as generation ``generation`` showed them, for those still kept
+        and stamped."""
+        out: dict[str, dict[str, Any]] = {}
+        with self._guard() as conn:
+            for batch in _batches(list(dict.fromkeys(chunk_ids))):
+                q = ("SELECT row, id, document_id, position, metadata, text_sha, checksum FROM chunks "
+                     f"WHERE id IN ({_marks(batch)}) AND added <= ? AND (retired IS NULL OR retired > ?)")
+                for row, cid, did, pos, meta, sha, checksum in conn.execute(q, [*batch, generation, generation]):
+                    if chunk_checksum(row, cid, did, pos, sha, meta) != checksum:
+                        raise self._mismatch(f"chunk {cid!r} (row {row})")
+                    stamps = {k: v for k, v in json.loads(meta).items() if k.startswith("document_")}
+                    if "document_changed_at" in stamps:
+                        out[cid] = stamps
+        return out
+
     def sources(self) -> dict[str, SourceRecord]:
         """What the last sync saw of each source file (see :mod:`rag_plugins.store.sources`)."""
         with self._guard() as conn:
             return read_sources(conn)
 
-    def write_sources(self, changes: Mapping[str, SourceRecord | None]) -> None:
-        """Record a sync that changed no document (files touched, their content the same)."""
+    def write_sources(self, changes: Mapping[str, SourceRecord | None], checked: Mapping[str, float] | None = None
+                      ) -> None:
+        """Record a sync that changed no document (files touched, their content the same;
+        ``checked``: when it looked at each source)."""
         with self.transaction() as conn:
-            write_sources(conn, changes)
+            write_sources(conn, changes, checked)
+
+    def source_checks(self) -> dict[str, float]:
+        """When a sync last looked at each source."""
+        with self._guard() as conn:
+            return read_source_checks(conn)
 
     def document_ids(self) -> list[str]:
         with self._guard() as conn:
@@ -271,6 +307,15 @@ class DocumentStore:
                         raise self._mismatch(f"chunk {cid!r} (row {row})")
                     out[row] = Chunk(cid, did, text, pos, json.loads(meta))
         return out
+
+    def live_chunks_by_id(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
+        """The live (newest committed) chunks among ``chunk_ids``, by id, each verified."""
+        rows: list[int] = []
+        with self._guard() as conn:
+            for batch in _batches(list(dict.fromkeys(chunk_ids))):
+                q = f"SELECT row FROM chunks WHERE retired IS NULL AND id IN ({_marks(batch)})"
+                rows.extend(r[0] for r in conn.execute(q, batch))
+        return {chunk.id: chunk for chunk in self.chunks_by_row(rows).values()}
 
     def chunk_metadata(self, generation: int) -> tuple[np.ndarray, list[tuple[str, str, dict]], list[str]]:
         """Rows (ascending), (chunk id, document id, metadata) and checksums of the chunks
@@ -363,6 +408,18 @@ class DocumentStore:
                     conn.execute("ROLLBACK")
                 raise
 
+    def switch_generation(self, expected: int, meta: Mapping[str, Any], drop: Sequence[str] = ()) -> None:
+        """Make another generation current: write ``meta`` (the generation number, its
+        settings, the standby records) and remove the ``drop`` keys, in one transaction,
+        provided generation ``expected`` is still the current one."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+            if row is None or json.loads(row[0]) != expected:
+                raise IndexCorruptedError(f"{self.path} changed underneath this writer (generation {expected} is no "
+                                          "longer current); nothing was switched. Close and reopen the base")
+            conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", ((k, json.dumps(v)) for k, v in meta.items()))
+            conn.executemany("DELETE FROM meta WHERE key=?", ((k,) for k in drop))
+
     def apply_commit(
         self,
         generation: int,
@@ -372,13 +429,18 @@ class DocumentStore:
         meta: dict[str, Any],
         sources: Mapping[str, SourceRecord | None] | None = None,
         source_mtimes: Mapping[str, float] | None = None,
+        before_commit: Callable[[], None] | None = None,
+        now: float | None = None,
+        checked: Mapping[str, float] | None = None,
     ) -> None:
         """Publish generation ``generation``: retire the replaced chunks, replace the
         documents, add the new chunks and record ``meta`` (and a sync's ``sources``), in one
-        transaction."""
-        now = time.time()
+        transaction. ``before_commit`` runs inside it, seeing the new rows that no other
+        connection sees yet; if it raises, the transaction is rolled back. ``now`` is the
+        documents' last-changed time; ``checked`` when a sync looked at each source."""
+        now = time.time() if now is None else now
         with self.transaction() as conn:
-            write_sources(conn, sources or {})
+            write_sources(conn, sources or {}, checked)
             write_document_times(conn, [d.id for d, _, _ in upserts], delete_doc_ids, now, source_mtimes or {})
             touched = list(delete_doc_ids) + [d.id for d, _, _ in upserts]
             for batch in _batches(touched):
@@ -397,3 +459,5 @@ class DocumentStore:
             )
             conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                              ((k, json.dumps(v)) for k, v in meta.items()))
+            if before_commit is not None:
+                before_commit()

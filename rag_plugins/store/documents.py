@@ -10,7 +10,11 @@ from rag_plugins.errors import InvalidDocumentError, InvalidInputError
 from rag_plugins.store.integrity import document_hash
 from rag_plugins.types import Chunk, Document
 
-RESERVED_METADATA = frozenset({"heading_path", "char_start", "char_end", "document_id", "chunk_id"})
+FRESHNESS_METADATA = ("document_version", "document_changed_at", "document_source_mtime")
+"""What each chunk records of the document version it was cut from (set by the commit, so a
+hit says how fresh its text is, whatever the document became since)."""
+RESERVED_METADATA = frozenset({"heading_path", "char_start", "char_end", "document_id", "chunk_id",
+                               *FRESHNESS_METADATA})
 
 
 def content_hash(document: Document) -> str:

@@ -2,7 +2,9 @@
 removing those no reader holds any more.
 
 Each committed generation is a folder ``generations/000007/`` holding every index's files
-and a manifest with their checksums; ``kb.sqlite`` records which generation is current.
+and a manifest with their checksums; ``kb.sqlite`` records which generation is current,
+and which standby generations (a re-index not yet switched to, the generation a switch
+left, see :mod:`rag_plugins.store.reindexing`) are kept beside it.
 """
 
 from __future__ import annotations
@@ -23,9 +25,17 @@ from rag_plugins.store.docstore import DocumentStore
 from rag_plugins.store.integrity import checksum_array, chunks_digest, settings_digest
 from rag_plugins.store.locks import GenerationLease, generation_name, try_remove_generation
 from rag_plugins.store.manifest import read_manifest, write_manifest
-from rag_plugins.store.snapshot import Snapshot
+from rag_plugins.store.snapshot import GENERATED, Snapshot
 
 _LOAD_ERRORS = (OSError, ValueError, RuntimeError, KeyError, TypeError)
+STANDBY_ROLES = ("pending", "previous")
+"""The standby generations a base may keep: ``pending`` (built beside the current one,
+not yet switched to) and ``previous`` (what the last switch left, for a rollback)."""
+
+
+class SettingsMoved(Exception):
+    """Internal: the current generation was built with other settings than this object's
+    (a reader saw a switch); the caller adopts the new settings and loads again."""
 
 
 class Generations:
@@ -37,9 +47,12 @@ class Generations:
         self.store = store
         self.settings = settings
         self.kinds = index_kinds_for(settings)
+        self.include_generated = False
+        """Whether searches see generated text without asking (``KnowledgeBase.open(include_generated=)``)."""
 
     def load_current(self, services: IndexServices) -> Snapshot:
-        """The committed generation, leased so the writer keeps it while it is used."""
+        """The committed generation, leased so the writer keeps it while it is used.
+        Raises :class:`SettingsMoved` when it was built with settings other than these."""
         for _ in range(200):
             generation = self.store.get_meta("generation", 0)
             if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
@@ -47,6 +60,8 @@ class Generations:
                                           f"({generation!r}); restore the base from a backup or rebuild it")
             if generation == 0:
                 return self.empty(services)
+            if self.store.get_meta("settings_sha256") != settings_digest(self.settings):
+                raise SettingsMoved()
             lease = GenerationLease.acquire(self.root, generation)
             if lease is not None:
                 try:
@@ -66,11 +81,15 @@ class Generations:
 
     def empty(self, services: IndexServices) -> Snapshot:
         indexes = {cls.kind: cls.empty(services) for cls in self.kinds}
-        return self.snapshot(0, indexes, checksum_array([]), None)
+        return self.snapshot(0, indexes, checksum_array([]), None, services=services)
 
     def read(self, generation: int, lease: GenerationLease, services: IndexServices) -> Snapshot:
+        """Generation ``generation`` (``lease`` held on it), built with these settings."""
         directory = self.root / generation_name(generation)
         manifest = read_manifest(directory)
+        if manifest.get("settings_sha256") not in (None, settings_digest(self.settings)) and \
+                self.store.get_meta("settings_sha256") != settings_digest(self.settings):
+            raise SettingsMoved()  # a switch landed between reading the number and the folder
         embedding = self.settings["embedding"]
         if embedding and (manifest.get("embedding") or {}).get("fingerprint") != embedding["fingerprint"]:
             raise IndexCorruptedError(f"{directory} disagrees with kb.sqlite on the embedding model")
@@ -92,18 +111,24 @@ class Generations:
                 f"{self.path}: the chunks in kb.sqlite are not the ones generation {generation} "
                 "indexed; restore the knowledge base from a backup or rebuild it"
             )
-        return self.snapshot(generation, indexes, checks, lease, rows, info)
+        return self.snapshot(generation, indexes, checks, lease, rows, info, services)
 
     def snapshot(self, generation: int, indexes: Mapping[str, Index], checksums: np.ndarray,
-                 lease: GenerationLease | None, rows: np.ndarray | None = None, info: list | None = None) -> Snapshot:
-        """A readable generation: the indexes told their chunks' rows and ids, and the metadata index."""
+                 lease: GenerationLease | None, rows: np.ndarray | None = None, info: list | None = None,
+                 services: IndexServices | None = None) -> Snapshot:
+        """A readable generation: the indexes told their chunks' rows and ids, and the
+        metadata index; queries are embedded by ``services``' embeddings."""
         if rows is None:
             rows, info, _ = self.store.chunk_metadata(generation) if generation else (np.zeros(0, np.int64), [], [])
         metadata = MetadataIndex([builtin_metadata(cid, did, meta) for cid, did, meta in info])
+        hidden = None
+        if not self.include_generated and any(meta.get(GENERATED) is True for _, _, meta in info):
+            hidden = np.fromiter((meta.get(GENERATED) is True for _, _, meta in info), bool, len(info))
         chunk_ids = [cid for cid, _, _ in info]
         for index in indexes.values():
             index.bind(rows, chunk_ids)
-        return Snapshot(generation, rows, dict(indexes), metadata, checksums, lease, self.path)
+        return Snapshot(generation, rows, dict(indexes), metadata, checksums, lease, self.path,
+                        getattr(services, "embeddings", None), hidden)
 
     def write(self, generation: int, indexes: Mapping[str, Index], checksums: np.ndarray) -> Path:
         """Write ``generation``'s folder in full (through a ``.tmp`` folder, fsynced) before
@@ -143,6 +168,7 @@ class Generations:
         if not self.root.is_dir():
             return []
         newest = self.store.get_meta("generation", 0)
+        kept_numbers = {newest, *self.standby_numbers()}
         removed = []
         for child in sorted(self.root.iterdir()):
             name = child.name
@@ -150,15 +176,31 @@ class Generations:
                 shutil.rmtree(child, ignore_errors=True)
             elif name.isdigit() or (name.endswith(".lock") and name[:-5].isdigit()):
                 generation = int(name[:-5] if name.endswith(".lock") else name)
-                if generation != newest and child.exists():  # not already gone with its folder
+                if generation not in kept_numbers and child.exists():  # not already gone with its folder
                     try:
                         if try_remove_generation(self.root, generation):
                             removed.append(generation)
                     except OSError:
                         continue  # tried again after the next commit
         kept = [int(c.name) for c in self.root.iterdir() if c.is_dir() and c.name.isdigit()]
-        self.store.purge_retired(min(kept + [newest]))
+        self.store.purge_retired(min(kept + list(kept_numbers)))
         return sorted(set(removed))
+
+    def standby_numbers(self) -> list[int]:
+        """The generations kept beside the current one (pending, previous)."""
+        numbers = []
+        for role in STANDBY_ROLES:
+            entry = self.store.get_meta(f"{role}_generation")
+            if isinstance(entry, dict) and isinstance(entry.get("generation"), int):
+                numbers.append(entry["generation"])
+        return numbers
+
+    def next_number(self) -> int:
+        """The number of the next generation written: above every generation there is or
+        was kept, so a standby generation's chunk rows stay the ones it indexed."""
+        on_disk = [int(c.name.split(".")[0]) for c in self.root.iterdir()
+                   if c.name.split(".")[0].isdigit()] if self.root.is_dir() else []
+        return 1 + max([self.store.get_meta("generation", 0), *self.standby_numbers(), *on_disk])
 
 
 def rows_agree(indexes: Mapping[str, Index], rows: np.ndarray) -> bool:

@@ -7,6 +7,8 @@ Layout::
       writer.lock                held by the one writer (pid, host, since inside)
       generations/000007/        a committed generation's index files + manifest.json
       generations/000007.lock    held shared by every reader of generation 7
+      generations/000009/        a standby generation: a re-index not yet switched to,
+                                 or what the last switch left (see reindexing)
 
 ``upsert`` and ``delete`` stage changes; ``commit`` makes them visible atomically. It
 writes the next generation's files, fsyncs them and their manifest, then switches the
@@ -27,20 +29,24 @@ installs itself as :attr:`KnowledgeBase.catalog` when ``rag_plugins`` is importe
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from rag_plugins._search_scope import pinned
+from rag_plugins._search_scope import pinned, reading
 from rag_plugins.chunking import StructureAwareChunker
 from rag_plugins.errors import (
     DocumentNotFoundError,
     EmptyIndexError,
     IndexCorruptedError,
     InvalidInputError,
+    KnowledgeBaseLockedError,
+    RagPluginsError,
     ReadOnlyKnowledgeBaseError,
 )
 from rag_plugins.graph.extraction import Extractor
@@ -53,10 +59,13 @@ from rag_plugins.store.committing import CommitResult, commit_staged
 from rag_plugins.store.docstore import DocumentStore
 from rag_plugins.store.documents import checked_id, content_hash, index_text
 from rag_plugins.store.embedding_cache import EmbeddingCache
-from rag_plugins.store.generations import Generations
+from rag_plugins.store import reindexing
+from rag_plugins.store import write_back as writing
+from rag_plugins.store.generations import Generations, SettingsMoved
 from rag_plugins.store.locks import WriterLock, generation_name
 from rag_plugins.store.opening import open_base
 from rag_plugins.store.manifest import read_manifest
+from rag_plugins.store.reindexing import StandbyGeneration
 from rag_plugins.store.snapshot import Snapshot
 from rag_plugins.store.staging import Staging, UpsertResult
 from rag_plugins.loaders import scan_sources
@@ -64,7 +73,9 @@ from rag_plugins.store.sync import SyncReport, sync_documents, sync_sources
 from rag_plugins.text.analysis import Analyzer
 from rag_plugins.types import Chunk, Document, Hit
 
-__all__ = ["CommitResult", "KnowledgeBase", "UpsertResult", "content_hash", "index_text"]
+_log = logging.getLogger("rag_plugins.store")
+
+__all__ = ["CommitResult", "KnowledgeBase", "StandbyGeneration", "UpsertResult", "content_hash", "index_text"]
 
 
 class KnowledgeBase:
@@ -91,12 +102,9 @@ class KnowledgeBase:
                  embedder: Embedder | None, chunker: StructureAwareChunker,
                  show_progress: bool | None, use_gpu: bool | None, extractor: Extractor | None = None,
                  writer_lock: WriterLock | None = None, auto_refresh: bool = True,
-                 bm25_statistics: str = "collection"):
+                 bm25_statistics: str = "collection", include_generated: bool = False):
         self.path = path
         self.store = store
-        self.settings = settings
-        self.embedder = embedder
-        self.chunker = chunker
         self.show_progress = show_progress
         self.use_gpu = use_gpu
         self.extractor = extractor
@@ -104,14 +112,25 @@ class KnowledgeBase:
         self.auto_refresh = auto_refresh
         self.bm25_statistics = bm25_statistics
         self._writer_lock = writer_lock
+        self.include_generated = include_generated
         self._staged = Staging(store)
         self._commit_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
-        self._embedder_checked = False
-        self.embeddings = EmbeddingCache(store, settings, embedder, path, self._check_embedder, self._show)
-        self.generations = Generations(path, store, settings)
+        self._adopt(settings, embedder, chunker)
         self._data_version = store.data_version()
         self._snapshot = self.generations.load_current(self._services())
+
+    def _adopt(self, settings: dict[str, Any], embedder: Embedder | None,
+               chunker: StructureAwareChunker | None = None) -> None:
+        """Use ``settings`` and ``embedder`` from now on (on opening, and after a switch)."""
+        self.settings = settings
+        self.embedder = embedder
+        counter = embedder.count_tokens if embedder is not None and hasattr(embedder, "count_tokens") else None
+        self.chunker = chunker or StructureAwareChunker(settings["chunk_size"], settings["chunk_overlap"], counter)
+        self._embedder_checked = False
+        self.embeddings = EmbeddingCache(self.store, settings, embedder, self.path, self._check_embedder, self._show)
+        self.generations = Generations(self.path, self.store, settings)
+        self.generations.include_generated = self.include_generated
 
     # opening ----------------------------------------------------------------------------
     @classmethod
@@ -135,6 +154,7 @@ class KnowledgeBase:
         auto_refresh: bool = True,
         bm25_statistics: str = "collection",
         verify: bool = True,
+        include_generated: bool = False,
     ) -> "KnowledgeBase":
         """Open the knowledge base at ``path``, creating it if it does not exist.
 
@@ -161,6 +181,9 @@ class KnowledgeBase:
         length over the chunks the filter admits, so tenants sharing a base cannot read
         each other's term statistics through scores (see the README's security section).
 
+        ``include_generated`` lets searches see answers written back by :meth:`write_back`
+        (left out by default; a filter naming ``generated`` sees them either way).
+
         ``verify`` (default True) runs SQLite's integrity check on ``kb.sqlite`` when opening
         (about 5 ms per 1,000 chunks); every chunk, document and generation file is also
         checked against its checksum whenever it is read, whatever ``verify`` says.
@@ -168,7 +191,8 @@ class KnowledgeBase:
         return open_base(cls, Path(path), embedder=embedder, requested=base_settings.requested_settings(
             chunk_size, chunk_overlap, analyzer, bm25, vector_index, index_context, indexes), graph=graph,
             show_progress=show_progress, use_gpu=use_gpu, read_only=read_only, lock_timeout=lock_timeout,
-            auto_refresh=auto_refresh, bm25_statistics=bm25_statistics, verify=verify)
+            auto_refresh=auto_refresh, bm25_statistics=bm25_statistics, verify=verify,
+            include_generated=include_generated)
 
     def _services(self) -> StoreServices:
         return StoreServices(self.path, self.store, self.settings, self.embeddings, self.extractor, self.use_gpu,
@@ -184,7 +208,31 @@ class KnowledgeBase:
         self._data_version = self.store.data_version()
         if self.store.get_meta("generation", 0) == self._snapshot.generation:
             return False
-        self._snapshot = self.generations.load_current(self._services())
+        for _ in range(20):
+            try:
+                self._snapshot = self.generations.load_current(self._services())
+                return True
+            except SettingsMoved:  # a switch to another model: follow it
+                if not self._adopt_recorded_settings():
+                    return False
+        raise KnowledgeBaseLockedError(f"{self.path}: the base switched models on every one of 20 tries to follow it")
+
+    def _adopt_recorded_settings(self) -> bool:
+        """A reader after a switch: take the base's settings and model now. When the model
+        cannot be loaded here, keep serving the generation this reader has, with a warning."""
+        settings = base_settings.checked_settings(self.store, self.path)
+        recorded = settings.get("embedding")
+        embedder = self.embedder
+        if recorded is not None and (embedder is None or embedder.fingerprint != recorded["fingerprint"]):
+            try:
+                embedder = base_settings.resolve_embedder(settings, None, self.path)
+                base_settings.check_same_model(recorded, embedder, self.path, embedder.fingerprint)
+            except (RagPluginsError, OSError) as exc:
+                _log.warning("%s switched to the embedding model %r, which this reader cannot load (%s); it keeps "
+                             "serving generation %d. Reopen the base where the model is available",
+                             self.path, recorded["model_id"], exc, self._snapshot.generation)
+                return False
+        self._adopt(settings, embedder)
         return True
 
     def _current(self) -> Snapshot:
@@ -232,13 +280,17 @@ class KnowledgeBase:
 
     def document_info(self, doc_id: str) -> dict[str, Any]:
         """A committed document's freshness: ``version``, ``content_hash``, ``updated_at`` (last
-        changed), ``first_indexed``, ``source`` and ``source_mtime`` (epoch seconds; None when
-        unknown: documents indexed before this was recorded, or not from a file)."""
+        changed), ``first_indexed``, ``source``, ``source_mtime`` and ``last_checked`` (when a
+        sync last looked at its source, else when it was last written); epoch seconds, None
+        when unknown (documents indexed before this was recorded, or not from a file)."""
         info = self.store.document_info(checked_id(doc_id))
         if info is None:
             raise DocumentNotFoundError(f"no committed document with id {doc_id!r}")
         source = self.store.get_document(doc_id).metadata.get("source")
-        return {**info, "source": source if isinstance(source, str) else None}
+        synced_from = [path for path, record in self.store.sources().items() if doc_id in record.documents]
+        checked = self.store.source_checks().get(synced_from[0]) if synced_from else None
+        return {**info, "source": source if isinstance(source, str) else None,
+                "last_checked": checked if checked is not None else info["updated_at"]}
 
     def document_version(self, doc_id: str) -> int:
         info = self.store.document_info(checked_id(doc_id))
@@ -295,10 +347,12 @@ class KnowledgeBase:
             raise ReadOnlyKnowledgeBaseError(f"cannot {action}: {self.path} has been closed; open it again")
 
     def sync(self, sources: Sequence[str | Path], *, include: Sequence[str] = (), exclude: Sequence[str] = (),
-             gitignore: bool = True, follow_symlinks: bool = False, prune: bool = True) -> SyncReport:
+             gitignore: bool = True, follow_symlinks: bool = False, prune: bool = True,
+             gate: Callable[["KnowledgeBase"], None] | None = None) -> SyncReport:
         """Bring the base in line with the files under ``sources`` in one atomic commit: new
         files added, changed ones re-indexed, removed ones deleted (``prune``), unchanged ones
-        costing a ``stat`` (see :mod:`rag_plugins.store.sync`). Returns the :class:`SyncReport`.
+        costing a ``stat`` (see :mod:`rag_plugins.store.sync`); ``gate`` gates the commit as
+        in :meth:`commit`. Returns the :class:`SyncReport`.
 
         >>> import tempfile
         >>> folder = Path(tempfile.mkdtemp())
@@ -310,28 +364,112 @@ class KnowledgeBase:
         self._require_writer("sync")
         scan = scan_sources(sources, include=include, exclude=exclude, gitignore=gitignore,
                             follow_symlinks=follow_symlinks)
-        return sync_sources(self, scan, prune=prune)
+        return sync_sources(self, scan, prune=prune, gate=gate)
 
     def sync_documents(self, documents: Iterable[Document | Mapping[str, Any]], source: str, *,
-                       prune: bool = True) -> SyncReport:
+                       prune: bool = True, gate: Callable[["KnowledgeBase"], None] | None = None) -> SyncReport:
         """Bring the base in line with ``documents``, everything one ``source`` gives now (a
         LangChain loader's or a LlamaIndex reader's output, converted by the adapters), in
         one commit: upserted as :meth:`upsert` does, and with ``prune`` the documents that
         ``source`` gave last time but not now deleted. Returns the :class:`SyncReport`."""
         self._require_writer("sync")
-        return sync_documents(self, list(documents), source, prune=prune)
+        return sync_documents(self, list(documents), source, prune=prune, gate=gate)
 
     def rollback(self) -> None:
         """Discard every staged change."""
         self._staged.clear()
 
     # committing -------------------------------------------------------------------------
-    def commit(self) -> CommitResult:
+    def commit(self, gate: Callable[["KnowledgeBase"], None] | None = None) -> CommitResult:
         """Make staged changes visible atomically, or raise and leave the base as it was
-        (:func:`rag_plugins.store.committing.commit_staged`)."""
+        (:func:`rag_plugins.store.committing.commit_staged`).
+
+        ``gate(kb)`` runs with ``kb`` searching the new generation before anyone else can
+        (a :class:`~rag_plugins.ops.regression.RegressionGate`, say); when it raises, nothing
+        is published and the changes stay staged (``rollback()`` drops them)."""
         self._require_writer("commit")
         with self._commit_lock:
-            return commit_staged(self)
+            return commit_staged(self, gate)
+
+    # written-back answers ----------------------------------------------------------------
+    def write_back(self, answer: str, citations: Sequence[Any], question: str, *, model: str | None = None,
+                   verifier: Any = None, batch: str = "default", min_coverage: float = writing.MIN_COVERAGE,
+                   min_support: float = writing.MIN_SUPPORT, max_similarity: float = writing.MAX_SIMILARITY,
+                   log: Any = None) -> writing.WriteBackResult:
+        """Add a generated ``answer`` to ``question`` as a document, only when every cited
+        chunk (ids or hits) is current, every sentence is supported by one, and it is no
+        near-duplicate (:mod:`rag_plugins.store.write_back`). Generated documents are left
+        out of searches by default; :meth:`remove_generated` deletes them as a group.
+
+        >>> import tempfile
+        >>> kb = KnowledgeBase.open(tempfile.mkdtemp())
+        >>> _ = kb.upsert([Document("p", "Refunds are accepted within 30 days of purchase.")]); _ = kb.commit()
+        >>> kb.write_back("Refunds are accepted for 30 days.", ["p#0"], "How long are refunds accepted?").accepted
+        True
+        >>> kb.write_back("Refunds are accepted for 90 days.", ["p#0"], "And now?").failed.name
+        'attribution'
+        """
+        return writing.write_back(self, answer, citations, question, model=model, verifier=verifier, batch=batch,
+                                  min_coverage=min_coverage, min_support=min_support,
+                                  max_similarity=max_similarity, log=log)
+
+    def remove_generated(self, batch: str | None = None) -> list[str]:
+        """Delete every written-back document (or one ``batch`` of them) in one commit."""
+        return writing.remove_generated(self, batch)
+
+    # re-embedding ------------------------------------------------------------------------
+    def reindex(self, embedder: Embedder | str) -> StandbyGeneration:
+        """Embed every chunk with ``embedder`` (an :class:`~rag_plugins.protocols.Embedder`
+        or a sentence-transformers model id/path) into a pending generation beside the
+        current one, which keeps serving; :meth:`switch` makes it current.
+
+        >>> import tempfile
+        >>> from rag_plugins.embeddings import SentenceTransformerEmbedder
+        >>> kb = KnowledgeBase.open(tempfile.mkdtemp(), embedder=old_model)    # doctest: +SKIP
+        >>> kb.reindex(new_model).generation, kb.generation                    # doctest: +SKIP
+        (3, 2)
+        >>> kb.switch(), kb.standby()["previous"].generation                  # doctest: +SKIP
+        (3, 2)
+        """
+        if isinstance(embedder, str):
+            from rag_plugins.embeddings.sentence_transformer import SentenceTransformerEmbedder
+
+            embedder = SentenceTransformerEmbedder(embedder)
+        with self._commit_lock:
+            return reindexing.build_pending(self, embedder)
+
+    def switch(self, role: str = "pending", embedder: Embedder | None = None,
+               gate: Callable[["KnowledgeBase"], None] | None = None) -> int:
+        """Make the ``pending`` generation (or, to roll back, the ``previous`` one) current,
+        atomically; returns the generation now current. Commits made since it was built are
+        applied to it first, by its own model (``embedder``, else the one it records).
+        ``gate(kb)`` runs on it first, as for :meth:`commit`; raising switches nothing."""
+        with self._commit_lock:
+            return reindexing.switch(self, role, embedder, gate)
+
+    def discard(self, role: str = "pending") -> int | None:
+        """Forget the standby generation ``role`` (``pending`` or ``previous``)."""
+        self._require_writer("discard a generation")
+        with self._commit_lock:
+            return reindexing.discard(self, role)
+
+    def standby(self) -> dict[str, StandbyGeneration]:
+        """The standby generations kept beside the current one, by role."""
+        return reindexing.standby_generations(self)
+
+    def standby_snapshot(self, role: str = "pending", embedder: Embedder | None = None) -> Snapshot:
+        """The standby generation ``role``, loaded, to search with :meth:`reading`."""
+        return reindexing.standby_snapshot(self, role, embedder)
+
+    @contextmanager
+    def reading(self, snapshot: Snapshot) -> Iterator[None]:
+        """Within this block (this thread), searches of this base read ``snapshot``:
+
+        >>> with kb.reading(kb.standby_snapshot()):                           # doctest: +SKIP
+        ...     hits = kb.hybrid_retriever().retrieve("query")
+        """
+        with reading(self, snapshot):
+            yield
 
     def _show(self, n: int) -> bool | None:
         return self.show_progress if n >= 200 else False
@@ -354,10 +492,14 @@ class KnowledgeBase:
             )
         return snap
 
+    def _searched_embeddings(self) -> EmbeddingCache:
+        """The embeddings of the generation this thread's search reads (its model)."""
+        return getattr(pinned(self, self._current()), "embeddings", None) or self.embeddings
+
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
-        """Query vectors; the last 1,024 distinct queries are kept, so the routes and
-        fusions that read one query all reuse one embedding."""
-        return self.embeddings.queries(queries)
+        """Query vectors, by the model of the generation searched; the last 1,024 distinct
+        queries are kept, so the routes and fusions that read one query reuse one embedding."""
+        return self._searched_embeddings().queries(queries)
 
     def clear_query_cache(self) -> None:
         """Forget the cached query vectors (so a benchmark times every query's embedding)."""
@@ -366,11 +508,11 @@ class KnowledgeBase:
     def chunk_embeddings(self, chunks: Sequence[Chunk]) -> np.ndarray:
         """The stored vectors of ``chunks`` (from the content-hash cache; a chunk whose
         vector is missing is embedded now). Used by MMR and anything comparing chunks."""
-        return self.embeddings.embed([index_text(c, self.settings["index_context"]) for c in chunks])[0]
+        return self._searched_embeddings().embed([index_text(c, self.settings["index_context"]) for c in chunks])[0]
 
     def entity_vectors(self, keys: list[str]) -> np.ndarray:
         """Unit vectors of entity keys (embedded once, then read from the content-hash cache)."""
-        return self.embeddings.entity_vectors(keys)
+        return self._searched_embeddings().entity_vectors(keys)
 
     def hits(self, rows: np.ndarray, scores: np.ndarray, source: str) -> list[Hit]:
         """Chunk rows an index returned, as ranked hits credited to ``source``."""

@@ -23,7 +23,8 @@ from rag_plugins.store.manifest import FORMAT_VERSION, check_format_version
 
 def open_base(cls: type, path: Path, *, embedder: Embedder | str | None, requested: dict[str, Any],
               graph: bool | Extractor | None, show_progress: bool | None, use_gpu: bool | None, read_only: bool,
-              lock_timeout: float, auto_refresh: bool, bm25_statistics: str, verify: bool) -> Any:
+              lock_timeout: float, auto_refresh: bool, bm25_statistics: str, verify: bool,
+              include_generated: bool = False) -> Any:
     """:meth:`KnowledgeBase.open`'s work (``cls`` is the class to make); a failed first open
     leaves nothing behind."""
     if bm25_statistics not in BM25_STATISTICS:
@@ -82,7 +83,7 @@ def open_base(cls: type, path: Path, *, embedder: Embedder | str | None, request
         counter = embedder.count_tokens if embedder is not None and hasattr(embedder, "count_tokens") else None
         chunker = StructureAwareChunker(settings["chunk_size"], settings["chunk_overlap"], counter)
         kb = cls(path, store, settings, embedder, chunker, show_progress, use_gpu, extractor,
-                 writer, auto_refresh, bm25_statistics)
+                 writer, auto_refresh, bm25_statistics, include_generated)
         if version is not None and given_embedder is not None:
             kb._check_embedder()
         if writer is not None:

@@ -69,14 +69,19 @@ def checked_index_settings(indexes: Mapping[str, Mapping[str, Any]] | None) -> d
 DEFAULT_CHUNK_TOKENS = 512
 
 
+def embedding_entry(embedder: Embedder) -> dict[str, Any]:
+    """The settings entry that records which model embedded a generation."""
+    return {"model_id": embedder.model_id, "revision": getattr(embedder, "revision", None),
+            "fingerprint": embedder.fingerprint, "dimension": int(embedder.dimension),
+            "normalize": bool(embedder.normalize)}
+
+
 def new_settings(embedder: Embedder | None, requested: dict[str, Any], extractor: Extractor | None) -> dict[str, Any]:
     """The settings of a new base: what was asked for, defaults for the rest."""
     embedding = None
     chunk_size = requested["chunk_size"]
     if embedder is not None:
-        embedding = {"model_id": embedder.model_id, "revision": getattr(embedder, "revision", None),
-                     "fingerprint": embedder.fingerprint, "dimension": int(embedder.dimension),
-                     "normalize": bool(embedder.normalize)}
+        embedding = embedding_entry(embedder)
         if chunk_size is None:
             chunk_size = DEFAULT_CHUNK_TOKENS
     return {
@@ -161,8 +166,9 @@ def check_same_model(recorded: dict[str, Any], embedder: Embedder, path: Path, f
             f"{recorded['fingerprint'][:19]}, dimension {recorded['dimension']}), but the embedder "
             f"given is {embedder.model_id!r} (fingerprint {fingerprint[:19]}, dimension "
             f"{embedder.dimension}). Mixing models gives meaningless scores: reuse the base's own model "
-            "(command line: leave out --embedding-model; Python: KnowledgeBase.open without an embedder), "
-            "or index into a new directory"
+            "(command line: leave out --embedding-model; Python: KnowledgeBase.open without an embedder). "
+            f"To move the base to the new model, re-embed it beside the current one and switch: rag-plugins "
+            f"reindex --kb {path} --model {embedder.model_id} (Python: kb.reindex(embedder), then kb.switch())"
         )
 
 

@@ -11,6 +11,9 @@ from rag_plugins.errors import MissingIndexError
 from rag_plugins.filters import MetadataIndex
 from rag_plugins.index.base import INDEX_KINDS, Index
 
+GENERATED = "generated"
+"""The metadata key that marks generated text (what ``kb.write_back`` adds)."""
+
 if TYPE_CHECKING:
     from rag_plugins.store.locks import GenerationLease
 
@@ -30,6 +33,13 @@ class Snapshot:
     lease: "GenerationLease | None" = None
     """Keeps this generation's files and chunk rows from being collected while in use."""
     path: Any = None
+    embeddings: Any = None
+    """The :class:`~rag_plugins.store.embedding_cache.EmbeddingCache` of the model this
+    generation was embedded with (queries searching it are embedded by the same model)."""
+    hidden: np.ndarray | None = None
+    """Per position, whether the chunk is left out of searches that do not ask for it:
+    generated text written back (metadata ``generated``), unless the base opted in. None
+    when nothing is hidden."""
 
     def index(self, kind: str) -> Any:
         """The index of ``kind``, or :class:`~rag_plugins.errors.MissingIndexError` saying
@@ -46,10 +56,14 @@ class Snapshot:
         return kind in self.indexes
 
     def allowed_positions(self, filters: Mapping[str, Any] | None) -> np.ndarray | None:
-        """Positions a search under ``filters`` may return; None (no filter) means all."""
+        """Positions a search under ``filters`` may return; None means all. Hidden chunks
+        (generated text) are left out unless the filter names ``generated``."""
         if filters is None:
-            return None
-        return np.flatnonzero(self.metadata.mask(filters))
+            return None if self.hidden is None else np.flatnonzero(~self.hidden)
+        mask = self.metadata.mask(filters)
+        if self.hidden is not None and GENERATED not in filters:
+            mask = mask & ~self.hidden
+        return np.flatnonzero(mask)
 
     def allowed_rows(self, filters: Mapping[str, Any] | None) -> np.ndarray | None:
         """Chunk rows a search under ``filters`` may return; None (no filter) means all."""

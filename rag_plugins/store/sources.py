@@ -4,8 +4,10 @@
 and SHA-256 when last synced, and the ids of the documents it gave. A sync stats each file
 against it; only a file whose size or mtime moved is hashed, and only one whose hash moved
 is loaded again. ``document_times`` holds each document's first-indexed time and its
-source's mtime (the ``documents`` row keeps the last-changed time and the version). Both
-tables change in the commit's transaction, and every row is checksummed like the others.
+source's mtime (the ``documents`` row keeps the last-changed time and the version).
+``source_checks`` holds when a sync last looked at each source, changed or not (what the
+staleness report reads). The tables change in the commit's transaction, and every row is
+checksummed like the others.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ CREATE TABLE IF NOT EXISTS sources (
     documents TEXT NOT NULL, first_indexed REAL NOT NULL, changed_at REAL NOT NULL, checksum TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS document_times (
     id TEXT PRIMARY KEY, first_indexed REAL NOT NULL, source_mtime REAL, checksum TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS source_checks (path TEXT PRIMARY KEY, checked_at REAL NOT NULL, checksum TEXT NOT NULL);
 """
 
 
@@ -67,11 +70,34 @@ def read_sources(conn: sqlite3.Connection) -> dict[str, SourceRecord]:
     return {r.path: r for r in map(_record, conn.execute("SELECT * FROM sources"))}
 
 
-def write_sources(conn: sqlite3.Connection, changes: Mapping[str, SourceRecord | None]) -> None:
+def write_sources(conn: sqlite3.Connection, changes: Mapping[str, SourceRecord | None],
+                  checked: Mapping[str, float] | None = None) -> None:
+    """Record a sync's source changes (None: the source is gone) and when it checked each."""
     gone = [(path,) for path, record in changes.items() if record is None]
     conn.executemany("DELETE FROM sources WHERE path=?", gone)
+    conn.executemany("DELETE FROM source_checks WHERE path=?", gone)
     conn.executemany("INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                      (record.row() for record in changes.values() if record is not None))
+    conn.executemany("INSERT OR REPLACE INTO source_checks VALUES (?, ?, ?)",
+                     (_check_row(path, at) for path, at in (checked or {}).items() if changes.get(path, 0) is not None))
+
+
+def _check_row(path: str, checked_at: float) -> tuple:
+    values = (path, float(checked_at))
+    return (*values, digest(json.dumps(values).encode()))
+
+
+def read_source_checks(conn: sqlite3.Connection) -> dict[str, float]:
+    """When a sync last looked at each source (sources synced before this was recorded: absent)."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='source_checks'").fetchone() is None:
+        return {}
+    checks = {}
+    for path, checked_at, checksum in conn.execute("SELECT * FROM source_checks"):
+        if _check_row(path, checked_at)[-1] != checksum:
+            raise IndexCorruptedError(f"the last-checked time of {path!r} does not match its checksum; "
+                                      "run a sync to record it again, or restore kb.sqlite from a backup")
+        checks[path] = checked_at
+    return checks
 
 
 def _times_row(doc_id: str, first_indexed: float, source_mtime: float | None) -> tuple:
@@ -104,3 +130,16 @@ def document_times(conn: sqlite3.Connection, doc_id: str) -> tuple[float, float 
         raise IndexCorruptedError(f"the times of document {doc_id!r} do not match their checksum; "
                                   "restore kb.sqlite from a backup, or re-index the document")
     return row[1], row[2]
+
+
+def all_source_mtimes(conn: sqlite3.Connection) -> dict[str, float | None]:
+    """Every document's source mtime (None: not from a file), each row verified."""
+    if not _has_tables(conn):
+        return {}
+    out = {}
+    for row in conn.execute("SELECT * FROM document_times"):
+        if _times_row(row[0], row[1], row[2])[-1] != row[3]:
+            raise IndexCorruptedError(f"the times of document {row[0]!r} do not match their checksum; "
+                                      "restore kb.sqlite from a backup, or re-index the document")
+        out[row[0]] = row[2]
+    return out

@@ -29,9 +29,10 @@ class Staging:
         self.deletes: set[str] = set()
         self.sources: dict[str, SourceRecord | None] = {}  # a sync's records of its files
         self.source_mtimes: dict[str, float] = {}
+        self.checked: dict[str, float] = {}  # sources a sync looked at, and when
 
     def __bool__(self) -> bool:
-        return bool(self.upserts or self.deletes or self.sources)
+        return bool(self.upserts or self.deletes or self.sources or self.checked)
 
     def upsert(self, documents: Iterable[Document | Mapping[str, Any]]) -> UpsertResult:
         if isinstance(documents, (Document, str, bytes)) or isinstance(documents, Mapping):
@@ -82,3 +83,4 @@ class Staging:
         self.deletes.clear()
         self.sources.clear()
         self.source_mtimes.clear()
+        self.checked.clear()

@@ -18,7 +18,7 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from rag_plugins._progress import progress_bar
 from rag_plugins.errors import InvalidInputError
@@ -64,12 +64,14 @@ class SyncReport:
 
 
 def sync_sources(kb: Any, scan: SourceScan, *, prune: bool = True, show_progress: bool | None = None,
-                 loaded: dict[Path, list[Document] | SkippedPath] | None = None) -> SyncReport:
+                 loaded: dict[Path, list[Document] | SkippedPath] | None = None,
+                 gate: Callable[[Any], None] | None = None) -> SyncReport:
     """Bring ``kb`` in line with the files of ``scan`` in one commit (see the module doc).
 
     ``prune`` deletes the documents of recorded files no longer found under the walked
     folders; ``loaded`` gives files already loaded (the CLI loads a new base's files before
-    creating it, so a run with nothing loadable leaves no base behind).
+    creating it, so a run with nothing loadable leaves no base behind); ``gate`` gates the
+    commit (:meth:`KnowledgeBase.commit`): a refused sync changes nothing.
     """
     if kb.has_pending_changes:
         raise InvalidInputError("this base has staged changes; commit() or rollback() them before a sync")
@@ -98,7 +100,9 @@ def sync_sources(kb: Any, scan: SourceScan, *, prune: bool = True, show_progress
         report.removed = kb.delete(sorted(set(stale) - given), missing_ok=True)
         kb._staged.sources.update(staged)
         kb._staged.source_mtimes.update(mtimes)
-        commit = kb.commit()
+        unread = {skip.path.as_posix() for skip in report.failed}
+        kb._staged.checked.update((key, now) for key in seen if key not in unread)
+        commit = kb.commit(gate=gate)
     except BaseException:
         kb.rollback()
         raise
@@ -108,7 +112,8 @@ def sync_sources(kb: Any, scan: SourceScan, *, prune: bool = True, show_progress
     return report
 
 
-def sync_documents(kb: Any, documents: Sequence[Document], source: str, *, prune: bool = True) -> SyncReport:
+def sync_documents(kb: Any, documents: Sequence[Document], source: str, *, prune: bool = True,
+                   gate: Callable[[Any], None] | None = None) -> SyncReport:
     """Bring ``kb`` in line with ``documents`` (all of one ``source``: a framework loader's
     output, an export) in one commit: new and changed ones upserted, unchanged ones left, and
     with ``prune`` the documents this source gave last time but not now deleted."""
@@ -132,7 +137,8 @@ def sync_documents(kb: Any, documents: Sequence[Document], source: str, *, prune
         kb._staged.sources[key] = SourceRecord(key, len(kept), 0, hashlib.sha256("\0".join(kept).encode()).hexdigest(),
                                                kept, record.first_indexed if record else now,
                                                now if changed or record is None else record.changed_at)
-        commit = kb.commit()
+        kb._staged.checked[key] = now
+        commit = kb.commit(gate=gate)
     except BaseException:
         kb.rollback()
         raise

@@ -33,23 +33,35 @@ DocumentInfo = Callable[[str], Mapping[str, Any]]
 
 
 def freshness(hits: Sequence[Hit], document_info: DocumentInfo | None) -> dict[str, dict[str, Any]]:
-    """``{document_id: {"updated_at": ISO 8601 UTC, "version": n}}`` for the hits whose
-    document has a recorded last change; nothing without ``document_info``. A document
-    deleted since the search is simply left out.
+    """``{document_id: {"updated_at": ISO 8601 UTC, "version": n}}`` for the hits: the
+    version each chunk was cut from (its ``document_version`` / ``document_changed_at``
+    stamps), else, for chunks indexed before those were kept, ``document_info``'s record
+    of the document now. A document deleted since the search is simply left out.
 
     >>> from rag_plugins.types import Chunk
     >>> freshness([Hit(Chunk("d#0", "d", "x", 0), 1.0)], lambda _: {"updated_at": 0, "version": 2})
     {'d': {'updated_at': '1970-01-01T00:00:00Z', 'version': 2}}
+    >>> stamped = Chunk("d#0", "d", "x", 0, {"document_version": 1, "document_changed_at": 60.0})
+    >>> freshness([Hit(stamped, 1.0)], None)
+    {'d': {'updated_at': '1970-01-01T00:01:00Z', 'version': 1}}
     """
     out: dict[str, dict[str, Any]] = {}
-    for doc_id in dict.fromkeys(h.document_id for h in hits) if document_info else ():
-        try:
-            info = document_info(doc_id)
-        except LookupError:
+    for hit in hits:
+        if hit.document_id in out:
             continue
+        meta = hit.chunk.metadata
+        if meta.get("document_changed_at") is not None:
+            info: Mapping[str, Any] = {"updated_at": meta["document_changed_at"], "version": meta.get("document_version")}
+        elif document_info is None:
+            continue
+        else:
+            try:
+                info = document_info(hit.document_id)
+            except LookupError:
+                continue
         if info.get("updated_at") is not None:
             when = datetime.fromtimestamp(float(info["updated_at"]), timezone.utc)
-            out[doc_id] = {"updated_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "version": info.get("version")}
+            out[hit.document_id] = {"updated_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "version": info.get("version")}
     return out
 
 

@@ -150,3 +150,30 @@ def test_golden_queries_from_beir_qrels(tmp_path, capsys):
         ("q1", "what is alpha", ("d1",)), ("q2", "and beta", ("d2", "d1"))]
     assert main(["golden", str(beir), "--output", str(tmp_path / "golden.jsonl")]) == 2
     assert "exists" in capsys.readouterr().err
+
+
+def test_golden_queries_from_the_answers_users_accepted(tmp_path, capsys):
+    from rag_plugins.ops.retrieval_log import RetrievalLog
+
+    kb = build(tmp_path / "kb")
+    first, second, third = QUESTIONS[:3]
+    with RetrievalLog(kb) as log:
+        log.record_feedback(first["text"], first["relevant"])
+        log.record_feedback(second["text"], second["relevant"][:1])
+        log.record_feedback(second["text"], [], accepted=False)  # later rejected: withdrawn
+        log.record_feedback(third["text"], third["relevant"])
+        log.record_feedback(" ".join(third["text"].split()) + " ", third["relevant"])  # the same query, again
+        with pytest.raises(InvalidInputError, match="names the ids it rested on"):
+            log.record_feedback("q", [])
+    output = tmp_path / "golden.jsonl"
+    assert main(["golden", "--from-log", str(kb), "--output", str(output), "--min-accepted", "2"]) == 0
+    golden = load_golden(output)
+    assert [(g.query.strip(), g.expected) for g in golden] == [(third["text"], tuple(third["relevant"]))]
+    output.unlink()
+    assert main(["golden", "--from-log", str(kb), "--output", str(output)]) == 0
+    assert {g.query.strip() for g in load_golden(output)} == {first["text"], third["text"]}
+    capsys.readouterr()
+    assert main(["regress", str(kb), "--golden", str(output), "--retriever", "bm25", "--baseline",
+                 str(tmp_path / "b.json")]) == 0
+    assert main(["golden", "--output", str(tmp_path / "x.jsonl")]) == 2
+    assert "either a BEIR dataset folder or --from-log" in capsys.readouterr().err

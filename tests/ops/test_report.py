@@ -68,7 +68,7 @@ def test_the_report_shows_collapse_top_documents_confidence_staleness_and_the_re
                     "Last regression run"):
         assert f"<h2>{heading}</h2>" in page
     assert "5 of 10 documents (50%) last changed more than 180 days ago." in page
-    share = int(re.search(r"(\d+)% of the retrieved hits in this window come from documents older", page).group(1))
+    share = int(re.search(r"(\d+)% of the retrieved hits in this window came from documents older", page).group(1))
     assert 0 < share < 100
     assert "<th>verdict</th><td>PASS</td>" in page and "No collapse alert in this window." in page
     assert "searches in the window</th><td>40 (" in page

@@ -59,3 +59,24 @@ def test_bm25_returns_only_documents_that_share_a_term_never_zero_score_filler(k
     assert retriever.invoke("what is it") == []
     docs = retriever.invoke("sourdough starter")
     assert [d.metadata["document_id"] for d in docs] == ["bread"] and docs[0].metadata["scores"]["bm25"] > 0
+
+
+def test_documents_carry_the_version_their_chunk_was_cut_from(tmp_path):
+    """A reader still on generation 1 returns version 1's text and says so, though the
+    document is at version 2 by then: the stamp comes from the chunk, not the document now."""
+    from rag_plugins import Document, KnowledgeBase
+
+    with KnowledgeBase.open(tmp_path / "kb") as writer:
+        writer.upsert([Document("policy", "Refunds are accepted within 30 days.")])
+        writer.commit()
+        reader = KnowledgeBase.open(tmp_path / "kb", read_only=True, auto_refresh=False)
+        writer.upsert([Document("policy", "Refunds are accepted within 14 days.")])
+        writer.commit()
+        old = RagPluginsRetriever(retriever=reader.bm25_retriever(), k=1).invoke("refunds days")[0]
+        new = RagPluginsRetriever(retriever=writer.bm25_retriever(), k=1).invoke("refunds days")[0]
+        changed_at = writer.document_info("policy")["updated_at"]
+        reader.close()
+    assert "30 days" in old.page_content and old.metadata["document_version"] == 1
+    assert "14 days" in new.page_content and new.metadata["document_version"] == 2
+    assert new.metadata["document_changed_at"] == changed_at
+    assert old.metadata["document_changed_at"] < new.metadata["document_changed_at"]

@@ -53,3 +53,23 @@ def test_bm25_returns_only_nodes_that_share_a_term_never_zero_score_filler(kb):
     assert retriever.retrieve("what is it") == []
     nodes = retriever.retrieve("sourdough starter")
     assert [n.node.metadata["document_id"] for n in nodes] == ["bread"] and nodes[0].score > 0
+
+
+def test_nodes_carry_the_version_their_chunk_was_cut_from(tmp_path):
+    """As in LangChain: the stamp is the chunk's (a reader on generation 1 says version 1),
+    kept in metadata but out of what the LLM reads."""
+    from rag_plugins import Document, KnowledgeBase
+
+    with KnowledgeBase.open(tmp_path / "kb") as writer:
+        writer.upsert([Document("policy", "Refunds are accepted within 30 days.")])
+        writer.commit()
+        reader = KnowledgeBase.open(tmp_path / "kb", read_only=True, auto_refresh=False)
+        writer.upsert([Document("policy", "Refunds are accepted within 14 days.")])
+        writer.commit()
+        old = RagPluginsRetriever(reader.bm25_retriever(), similarity_top_k=1).retrieve("refunds days")[0].node
+        new = RagPluginsRetriever(writer.bm25_retriever(), similarity_top_k=1).retrieve("refunds days")[0].node
+        changed_at = writer.document_info("policy")["updated_at"]
+        reader.close()
+    assert old.metadata["document_version"] == 1 and new.metadata["document_version"] == 2
+    assert new.metadata["document_changed_at"] == changed_at > old.metadata["document_changed_at"]
+    assert "document_changed_at" not in new.get_content(metadata_mode="llm")

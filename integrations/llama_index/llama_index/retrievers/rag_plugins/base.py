@@ -18,7 +18,8 @@ from rag_plugins.types import Hit
 dispatcher = get_dispatcher(__name__)
 
 # Kept in metadata for the caller, but out of what the LLM and the embedder read.
-_SCORE_KEYS = ["score", "scores", "ranks", "provenance", "evidence", "chunk_id", "position", "char_start", "char_end"]
+_SCORE_KEYS = ["score", "scores", "ranks", "provenance", "evidence", "chunk_id", "position", "char_start", "char_end",
+               "document_version", "document_changed_at", "document_source_mtime"]
 
 
 def hit_to_node(hit: Hit, extra: dict[str, Any] | None = None) -> NodeWithScore:
