@@ -17,6 +17,7 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "pydantic": ("pydantic", "mcp"),
     "prometheus_client": ("prometheus_client", "metrics"),
     "matplotlib": ("matplotlib", "report"),
+    "opentelemetry.trace": ("opentelemetry-api", "otel"),
 }
 
 

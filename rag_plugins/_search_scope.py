@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Iterator, TypeVar
 
 T = TypeVar("T")
 
 _scope = threading.local()
+_collected: ContextVar[set | None] = ContextVar("rag_plugins_generations_collected", default=None)
 
 
 @contextmanager
@@ -53,9 +55,24 @@ def reading(owner: object, snapshot: object) -> Iterator[None]:
 def pinned(owner: object, current: T) -> T:
     """The snapshot ``owner`` pinned in this thread's search, pinning ``current`` if none."""
     pins = getattr(_scope, "pins", None)
-    if pins is None:
-        return current
-    return pins.setdefault(id(owner), current)
+    snapshot = current if pins is None else pins.setdefault(id(owner), current)
+    found = _collected.get()
+    if found is not None and getattr(snapshot, "generation", None) is not None:
+        found.add(snapshot.generation)
+    return snapshot
+
+
+@contextmanager
+def collecting_generations() -> Iterator[set[int]]:
+    """Within this block, the generation of every snapshot a search reads is added to the
+    set it yields; it follows the context into ``asyncio.to_thread`` (the async retrievers),
+    so an iterative run learns which generations its answer came from however it searched."""
+    found: set[int] = set()
+    token = _collected.set(found)
+    try:
+        yield found
+    finally:
+        _collected.reset(token)
 
 
 def generations_read() -> tuple[int, ...]:

@@ -69,6 +69,13 @@ class TracedSearch:
                 "abstained": self.abstained, "filters": dict(self.filters) if self.filters else None,
                 "generations": list(self.generations), "hits": hits}
 
+    def provenance(self) -> Provenance:
+        """Which memory this search's answer context comes from (``none`` when it abstained)."""
+        hits = () if self.abstained else self.hits
+        return Provenance("none" if self.abstained else "retrieval", self.retriever,
+                          tuple(dict.fromkeys(s for h in hits for s in h.provenance)), tuple(h.chunk.id for h in hits),
+                          tuple(dict.fromkeys(h.document_id for h in hits)), tuple(self.generations))
+
     def hit_metadata(self) -> dict[str, Any]:
         """What every returned hit's framework document also carries: the timings, the
         generations of the bases it was read from (its provenance), and the confidence and
@@ -78,6 +85,34 @@ class TracedSearch:
             extra.update(confidence=self.confidence.get("confidence"), status=self.confidence.get("status"),
                          abstained=self.abstained)
         return extra
+
+
+MEMORIES = ("retrieval", "parametric", "none")
+"""Where an answer came from: retrieved passages, the model alone (the adaptive gate
+skipped retrieval), or nothing (it abstained: the answer is the insufficient-evidence notice)."""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Which memory sourced an answer: ``memory`` (:data:`MEMORIES`), the retriever and
+    the indexes or routes its passages came from (``sources``, as the hits credit them),
+    the ``chunks`` and ``documents`` in its final context, and the ``generations`` of the
+    bases its searches read.
+
+    >>> Provenance("parametric", "adaptive", (), (), (), ()).to_dict()["memory"]
+    'parametric'
+    """
+
+    memory: str
+    retriever: str
+    sources: tuple[str, ...]
+    chunks: tuple[str, ...]
+    documents: tuple[str, ...]
+    generations: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"memory": self.memory, "retriever": self.retriever, "sources": list(self.sources),
+                "chunks": list(self.chunks), "documents": list(self.documents), "generations": list(self.generations)}
 
 
 def traced_search(retriever: Retriever, query: str, k: int = 10, filters: Filters | None = None, *,

@@ -123,3 +123,37 @@ def test_regression_gate_example_passes_unchanged_and_fails_a_lossy_reindex(tmp_
     assert "baseline: 30 golden queries" in out and "unchanged base: PASS" in out
     assert "after losing six paragraphs: FAIL: recall@10 fell from" in out
     assert 1 <= out.count("  worse: ") <= 6
+
+
+def test_reindex_example_refuses_a_broken_model_and_switches_an_unchanged_one(tmp_path, minilm_path):
+    out = run_example("reindex_model.py", tmp_path, minilm_path)
+    new, same = out.split("\nsame model:")
+    assert "new model: pending generation 2 beside generation 1" in new and "gate refused: recall@10 fell" in new
+    assert "generation 1 keeps serving" in new
+    assert "overlap@10 1.00, top-1 changed for 0%" in same and "gate passed" in same
+    assert "rolled back: generation 1 is current" in same
+
+
+def test_write_back_example_adds_the_supported_answer_only(tmp_path, minilm_path):
+    out = run_example("write_back.py", tmp_path, minilm_path)
+    assert "supported, from two passages: added as generated/" in out
+    assert "an invented sentence: refused by the attribution check" in out
+    assert "a changed figure: refused by the attribution check" in out
+    assert "a copy of a passage: refused by the novelty check" in out
+    assert "a normal search sees: refunds, shipping, warranty" in out
+    assert "refusals in the retrieval log: attribution, attribution, novelty" in out and "removed: generated/" in out
+
+
+def test_staleness_example_lists_the_unsynced_source_and_ages_the_hits(tmp_path, minilm_path):
+    out = run_example("staleness_report.py", tmp_path, minilm_path)
+    assert "1 of 4 sources not re-checked within a day:\n  archive/office.md" in out
+    assert "80% of the 5 retrieved hits came from documents older than 180 days when retrieved" in out
+    assert "by age: <30d 20%, 30-90d 0%, 90-180d 0%, 180-365d 20%, >365d 60%" in out
+
+
+def test_otel_example_nests_the_retrieval_span_under_the_application(tmp_path, minilm_path):
+    out = run_example("otel_spans.py", tmp_path, minilm_path)
+    assert "span 'retrieval' (parent 'answer question')" in out
+    assert "span 'rag_plugins.retrieval' (parent 'retrieval')" in out
+    assert "gen_ai.operation.name = retrieval" in out and "gen_ai.retrieval.top_k = 2" in out
+    assert "metrics: gen_ai.retrieval.duration, rag_plugins.searches" in out

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from rag_plugins.cli.common import add_fusion_arg, add_graph_args, make_retriever
 from rag_plugins.errors import InvalidInputError, RagPluginsError, RegressionGateError
 from rag_plugins.ops.drift import measure_drift, sample_queries
-from rag_plugins.ops.gate import GOLDEN, RegressionGate
+from rag_plugins.ops.gate import DRIFT, GOLDEN, RegressionGate, write_json
 from rag_plugins.store.knowledge_base import KnowledgeBase
 
 KINDS = ("bm25", "dense", "hybrid", "graph", "graph+hybrid")
@@ -137,6 +138,7 @@ def _drift(kb: KnowledgeBase, candidate: Any, sample: tuple[list[str], str] | No
     queries, source = sample
     retriever = make_retriever(kb, args.retriever, args.fusion, args.graph_mode, args)
     report = measure_drift(kb, candidate, queries, retriever, k=args.k)
+    write_json(kb.path / DRIFT, {**report.to_dict(), "at": time.time(), "source": source})
     tau = "n/a" if report.rank_correlation is None else f"{report.rank_correlation:.3f}"
     print(f"drift on {len(report.queries)} queries from {source}, {args.retriever} top {args.k}: "
           f"overlap@{args.k} {report.overlap:.3f}, rank correlation (Kendall tau) {tau}, "

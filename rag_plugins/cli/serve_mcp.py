@@ -50,6 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="serve Prometheus metrics (searches, latency per stage, confidence, collapse gauges) on "
                         "http://ADDRESS:PORT/metrics; 0 picks a free port (printed on stderr)")
     p.add_argument("--metrics-address", default="127.0.0.1", help="the metrics endpoint's address (default loopback)")
+    p.add_argument("--otel", action="store_true",
+                   help="record an OpenTelemetry span and metrics per search (GenAI retrieval conventions) through "
+                        "the globally configured providers, e.g. under opentelemetry-instrument")
     p.add_argument("--name", default="rag-plugins", help="the server name clients show")
     p.add_argument("--log-level", default="WARNING", help="stderr log level; INFO logs every search as a record")
     p.set_defaults(func=run)
@@ -102,15 +105,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _observers(args: argparse.Namespace, kb: KnowledgeBase) -> tuple[list[Any], Any]:
-    """The retrieval log, collapse monitor and metrics endpoint the flags ask for."""
+    """The retrieval log, collapse monitor, metrics endpoint and OpenTelemetry tracing the flags ask for."""
     if args.log_queries and args.retrieval_log is None:
         raise RagPluginsError("--log-queries keeps query text in the retrieval log; add --retrieval-log")
+    tracing: list[Any] = []
+    if getattr(args, "otel", False):
+        from rag_plugins.ops.otel import OpenTelemetryTracing
+
+        tracing.append(OpenTelemetryTracing.for_knowledge_base(kb))
     if args.retrieval_log is None and args.metrics_port is None:
-        return [], None
+        return tracing, None
     from rag_plugins.ops import CollapseMonitor, RetrievalLog
 
     monitor = CollapseMonitor.for_knowledge_base(kb)
-    observers: list[Any] = [monitor]
+    observers: list[Any] = [monitor, *tracing]
     log = None
     if args.retrieval_log is not None:
         log = RetrievalLog(args.retrieval_log or kb.path, store_queries=args.log_queries)
@@ -119,7 +127,7 @@ def _observers(args: argparse.Namespace, kb: KnowledgeBase) -> tuple[list[Any], 
     if args.metrics_port is not None:
         from rag_plugins.ops.metrics import PrometheusMetrics
 
-        metrics = PrometheusMetrics(collapse=monitor)
+        metrics = PrometheusMetrics(collapse=monitor, knowledge_base=kb)
         try:
             server = metrics.serve(args.metrics_port, args.metrics_address)
         except OSError as exc:

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Generator as PyGenerator, Iterator, Sequence, Union
 
+from rag_plugins._search_scope import collecting_generations
 from rag_plugins._validation import check_k, check_query
 from rag_plugins.errors import InvalidInputError, NotImplementedByError
 from rag_plugins.generation.base import Generation, GenerationRequest, Generator, as_generation
@@ -76,17 +77,26 @@ class IterativePipeline:
         return self.loop(question, self.k if k is None else check_k(k), filters)
 
     # sync -------------------------------------------------------------------------------
+    def _finished(self, result: Any, generations: set[int]) -> Any:
+        """The loop's result with its provenance (which memory, indexes, chunks, generations)."""
+        if not isinstance(result, IterativeResult):
+            return result
+        return result.with_provenance(getattr(self.retriever, "name", type(self.retriever).__name__), generations)
+
     def stream(self, question: str, k: int | None = None, filters: Filters | None = None) -> Iterator[Event]:
         loop = self._start(question, k, filters)
         value: Any = None
+        read: set[int] = set()
         while True:
             try:
                 item = loop.send(value)
             except StopIteration as stop:
-                yield stop.value
+                yield self._finished(stop.value, read)
                 return
             if isinstance(item, RetrieveCall):
-                value = self.retriever.retrieve(item.query, k=item.k, filters=item.filters)
+                with collecting_generations() as found:
+                    value = self.retriever.retrieve(item.query, k=item.k, filters=item.filters)
+                read |= found
             elif isinstance(item, GenerateCall):
                 value = as_generation(self.generator.generate(item.request))
             else:
@@ -101,14 +111,17 @@ class IterativePipeline:
                       ) -> AsyncIterator[Event]:
         loop = self._start(question, k, filters)
         value: Any = None
+        read: set[int] = set()
         while True:
             try:
                 item = loop.send(value)
             except StopIteration as stop:
-                yield stop.value
+                yield self._finished(stop.value, read)
                 return
             if isinstance(item, RetrieveCall):
-                value = await self.retriever.aretrieve(item.query, k=item.k, filters=item.filters)
+                with collecting_generations() as found:
+                    value = await self.retriever.aretrieve(item.query, k=item.k, filters=item.filters)
+                read |= found
             elif isinstance(item, GenerateCall):
                 value = as_generation(await self.generator.agenerate(item.request))
             else:
@@ -129,6 +142,7 @@ class IterativePipeline:
         retrieval), then each generation runs."""
         loops = [self._start(q, k, filters) for q in questions]
         results: list[IterativeResult | None] = [None] * len(loops)
+        read: list[set[int]] = [set() for _ in loops]
         pending: dict[int, Any] = {i: None for i in range(len(loops))}
         while pending:
             retrievals: dict[int, RetrieveCall] = {}
@@ -138,7 +152,7 @@ class IterativePipeline:
                     try:
                         item = loops[i].send(value)
                     except StopIteration as stop:
-                        results[i] = stop.value
+                        results[i] = self._finished(stop.value, read[i])
                         break
                     if isinstance(item, RetrieveCall):
                         retrievals[i] = item
@@ -150,7 +164,10 @@ class IterativePipeline:
                 groups.setdefault((call.k, _filters_key(call.filters)), []).append(i)
             for members in groups.values():
                 calls = [retrievals[i] for i in members]
-                found = _batch(self.retriever, [c.query for c in calls], calls[0].k, calls[0].filters)
+                with collecting_generations() as generations:
+                    found = _batch(self.retriever, [c.query for c in calls], calls[0].k, calls[0].filters)
+                for i in members:
+                    read[i] |= generations
                 pending.update(zip(members, found))
         return [r for r in results if r is not None]
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from rag_plugins.generation.base import Generation
+from rag_plugins.tracing import Provenance
 from rag_plugins.types import Hit
 
 PATHS = ("retrieved", "skipped", "abstained")
-
-
 @dataclass(frozen=True)
 class Step:
     """One retrieval or one generation, in the order they ran.
@@ -69,6 +68,8 @@ class IterativeResult:
     message: str | None = None
     candidates: tuple[Hit, ...] = ()
     seconds: float = 0.0
+    provenance: Provenance | None = None
+    """Set by the pipeline that ran the loop."""
 
     @property
     def abstained(self) -> bool:
@@ -91,4 +92,14 @@ class IterativeResult:
         return {"question": self.question, "answer": self.answer, "path": self.path,
                 "stop_reason": self.stop_reason, "abstained": self.abstained, "message": self.message,
                 "confidence": self.confidence, "seconds": self.seconds, "queries": self.queries,
-                "hits": [h.to_dict() for h in self.hits], "steps": [s.to_dict() for s in self.steps]}
+                "hits": [h.to_dict() for h in self.hits], "steps": [s.to_dict() for s in self.steps],
+                "provenance": self.provenance.to_dict() if self.provenance is not None else None}
+
+    def with_provenance(self, retriever: str, generations: set[int] | tuple[int, ...]) -> "IterativeResult":
+        """This result with its :class:`Provenance`: ``retriever`` searched, reading ``generations``."""
+        memory = {"skipped": "parametric", "abstained": "none"}.get(self.path, "retrieval")
+        hits = self.hits if memory == "retrieval" else ()
+        sources = tuple(dict.fromkeys(source for h in hits for source in h.provenance))
+        return replace(self, provenance=Provenance(
+            memory, retriever, sources, tuple(h.chunk.id for h in hits), tuple(dict.fromkeys(h.document_id for h in hits)),
+            tuple(sorted(generations)) if memory != "parametric" else ()))

@@ -26,6 +26,8 @@ from rag_plugins.ops.regression import GoldenRun, RegressionReport, compare, loa
 
 GOLDEN = "golden.jsonl"
 BASELINE = "golden_baseline.json"
+DRIFT = "reindex_drift.json"
+"""Where ``rag-plugins reindex`` keeps its last drift report (the metrics export it)."""
 
 
 def last_run_path(baseline: Path) -> Path:

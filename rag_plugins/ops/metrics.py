@@ -11,16 +11,30 @@ Prometheus conventions (``_total`` counters, ``_seconds`` histograms, base units
   ``retrieval``, ``rerank``, ``confidence``, ``total``);
 - ``rag_plugins_search_confidence{retriever}``: the calibrated confidence;
 - ``rag_plugins_search_hits{retriever}``: hits returned;
+- ``rag_plugins_retrieved_age_seconds{retriever}``: per hit, how old its text was when it
+  was retrieved (from the chunk's freshness stamps);
 - from a :class:`~rag_plugins.ops.CollapseMonitor`: ``rag_plugins_collapse_<gauge>{retriever,
   filter}`` and ``rag_plugins_collapse_collapsed``; from an
-  :class:`~rag_plugins.ops.AnnRecallMonitor`: ``rag_plugins_ann_recall{kind}``.
+  :class:`~rag_plugins.ops.AnnRecallMonitor`: ``rag_plugins_ann_recall{kind}``;
+- from the ``knowledge_base`` given, at most once a minute: ``rag_plugins_unchecked_sources``
+  (not re-checked by a sync within 30 days), the last regression verdict
+  (``rag_plugins_regression_passed``, ``_recall``, ``_mrr``, ``_regressed_queries``) and the
+  last re-index's drift (``rag_plugins_drift_overlap``, ``_rank_correlation``, ``_top1_changed``).
 """
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
 from typing import Any, Iterator
 
 from rag_plugins._deps import require
+from rag_plugins.ops.gate import BASELINE, DRIFT, last_run_path
+from rag_plugins.ops.retrieval_log import content_time
+
+DAY = 86400.0
+_AGE_BUCKETS = tuple(days * DAY for days in (1, 7, 30, 90, 180, 365, 730, 1825))
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _CONFIDENCE_BUCKETS = tuple(i / 10 for i in range(1, 11))
@@ -48,7 +62,8 @@ class PrometheusMetrics:
     1.0
     """
 
-    def __init__(self, registry: Any = None, *, collapse: Any = None, ann: Any = None):
+    def __init__(self, registry: Any = None, *, collapse: Any = None, ann: Any = None, knowledge_base: Any = None,
+                 unchecked_days: float = 30.0):
         prometheus = require("prometheus_client", "Prometheus metrics")
         self.registry = registry if registry is not None else prometheus.REGISTRY
         labels = ("retriever",)
@@ -62,8 +77,13 @@ class PrometheusMetrics:
                                                labels, buckets=_CONFIDENCE_BUCKETS, registry=self.registry)
         self.hits = prometheus.Histogram("rag_plugins_search_hits", "Hits returned per search", labels,
                                          buckets=_HIT_BUCKETS, registry=self.registry)
-        self.collapse, self.ann = collapse, ann
-        if collapse is not None or ann is not None:
+        self.age = prometheus.Histogram("rag_plugins_retrieved_age_seconds",
+                                        "Age of each retrieved hit's text when it was retrieved", labels,
+                                        buckets=_AGE_BUCKETS, registry=self.registry)
+        self.collapse, self.ann, self.knowledge_base = collapse, ann, knowledge_base
+        self.unchecked_days = unchecked_days
+        self._base_gauges: tuple[float, list] = (0.0, [])
+        if collapse is not None or ann is not None or knowledge_base is not None:
             core = require("prometheus_client.core", "Prometheus metrics")
             self.registry.register(_MonitorCollector(self, core.GaugeMetricFamily))
 
@@ -78,6 +98,38 @@ class PrometheusMetrics:
         if confidence.get("confidence") is not None:
             self.confidence.labels(retriever).observe(float(confidence["confidence"]))
         self.hits.labels(retriever).observe(len(search.hits))
+        for hit in search.hits:
+            born = content_time(hit)
+            if born is not None:
+                self.age.labels(retriever).observe(max(0.0, (search.started_at or time.time()) - born))
+
+    def base_gauges(self) -> list[tuple[str, str, float]]:
+        """(name, help, value) of the knowledge base's gauges, read at most once a minute."""
+        at, cached = self._base_gauges
+        if self.knowledge_base is None or time.monotonic() - at < 60:
+            return cached
+        from rag_plugins.ops.staleness import staleness
+
+        kb = self.knowledge_base
+        gauges = [("rag_plugins_unchecked_sources", f"Sources no sync re-checked within {self.unchecked_days:g} days",
+                   float(len(staleness(kb, unchecked_days=self.unchecked_days).unchecked_sources())))]
+        verdict = _read_json(last_run_path(Path(kb.path) / BASELINE))
+        if verdict is not None:
+            gauges += [("rag_plugins_regression_passed", "1 when the last regression gate passed",
+                        float(bool(verdict.get("passed")))),
+                       ("rag_plugins_regression_recall", "Recall@k of the last regression run", verdict["recall"]["now"]),
+                       ("rag_plugins_regression_mrr", "MRR@k of the last regression run", verdict["mrr"]["now"]),
+                       ("rag_plugins_regression_regressed_queries", "Golden queries that got worse in the last run",
+                        float(len(verdict.get("regressions", []))))]
+        drift = _read_json(Path(kb.path) / DRIFT)
+        if drift is not None:
+            for key, name in ((f"overlap@{drift['k']}", "overlap"), ("rank_correlation", "rank_correlation"),
+                              ("top1_changed", "top1_changed")):
+                if drift.get(key) is not None:
+                    gauges.append((f"rag_plugins_drift_{name}", f"Last re-index: {name.replace('_', ' ')}",
+                                   float(drift[key])))
+        self._base_gauges = (time.monotonic(), gauges)
+        return gauges
 
     def serve(self, port: int, address: str = "127.0.0.1") -> Any:
         """Serve ``/metrics`` on ``address:port`` in a daemon thread; the HTTP server."""
@@ -111,8 +163,19 @@ class _MonitorCollector:
             for g in streams:
                 family.add_metric((g.retriever, g.filters_hash), float((g.retriever, g.filters_hash) in collapsed))
             yield family
+        for name, description, value in self.metrics.base_gauges():
+            family = self.family(name, description)
+            family.add_metric((), value)
+            yield family
         if ann is not None and ann.last is not None:
             family = self.family("rag_plugins_ann_recall", "Vector index recall@k against exact search",
                                  labels=("kind",))
             family.add_metric((ann.last.kind,), ann.last.recall)
             yield family
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

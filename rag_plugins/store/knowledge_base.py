@@ -113,6 +113,7 @@ class KnowledgeBase:
         self.bm25_statistics = bm25_statistics
         self._writer_lock = writer_lock
         self.include_generated = include_generated
+        self._standby_embedders: dict[str, Embedder] = {}  # by fingerprint: models this object re-indexed with
         self._staged = Staging(store)
         self._commit_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
@@ -225,8 +226,7 @@ class KnowledgeBase:
         embedder = self.embedder
         if recorded is not None and (embedder is None or embedder.fingerprint != recorded["fingerprint"]):
             try:
-                embedder = base_settings.resolve_embedder(settings, None, self.path)
-                base_settings.check_same_model(recorded, embedder, self.path, embedder.fingerprint)
+                embedder = base_settings.load_recorded_embedder(settings, self.path)
             except (RagPluginsError, OSError) as exc:
                 _log.warning("%s switched to the embedding model %r, which this reader cannot load (%s); it keeps "
                              "serving generation %d. Reopen the base where the model is available",

@@ -108,6 +108,7 @@ def build_pending(kb: Any, embedder: Embedder) -> StandbyGeneration:
         raise IndexCorruptedError(f"{kb.path}: the re-embedded indexes lost track of chunk rows")
     generation = kb.generations.next_number()
     Generations(kb.path, kb.store, settings).write(generation, indexes, current.checksums)
+    kb._standby_embedders[embedder.fingerprint] = embedder  # a switch or a drift report reuses it
     entry = StandbyGeneration("pending", generation, settings, current.generation, time.time())
     kb.store.set_meta("pending_generation", entry.to_meta())
     kb.collect_garbage()  # the pending generation this one replaces
@@ -174,6 +175,8 @@ def switch(kb: Any, role: str = "pending", embedder: Embedder | None = None,
             lease.release()
         kb.collect_garbage()
         raise
+    if kb.embedder is not None:
+        kb._standby_embedders[kb.embedder.fingerprint] = kb.embedder  # for a rollback
     kb._adopt(entry.settings, embedder)
     kb._snapshot = candidate
     kb._data_version = kb.store.data_version()
@@ -214,11 +217,13 @@ def _embedder_for(kb: Any, entry: StandbyGeneration, given: Embedder | None) -> 
     recorded = entry.settings.get("embedding")
     if recorded is None:
         return None
-    if given is None and kb.embedder is not None and kb.embedder.fingerprint == recorded["fingerprint"]:
-        return kb.embedder
-    embedder = base_settings.resolve_embedder(entry.settings, given, kb.path)
-    base_settings.check_same_model(recorded, embedder, kb.path, embedder.fingerprint)
-    return embedder
+    if given is not None:
+        base_settings.check_same_model(recorded, given, kb.path, given.fingerprint)
+        return given
+    for known in (kb.embedder, kb._standby_embedders.get(recorded["fingerprint"])):
+        if known is not None and known.fingerprint == recorded["fingerprint"]:
+            return known
+    return base_settings.load_recorded_embedder(entry.settings, kb.path)
 
 
 def _services(kb: Any, settings: Mapping[str, Any], embedder: Embedder | None) -> StoreServices:

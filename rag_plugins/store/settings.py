@@ -159,6 +159,21 @@ def resolve_embedder(settings: dict[str, Any], embedder: Embedder | None, path: 
     return embedder
 
 
+def load_recorded_embedder(settings: dict[str, Any], path: Path) -> Embedder:
+    """The model ``settings`` record, loaded and checked: from ``$RAG_PLUGINS_EMBEDDING_MODEL``
+    when that folder holds this very model, else from the recorded id (a generation built
+    with another model than the configured one: a re-index, or what a switch left)."""
+    from rag_plugins.embeddings.sentence_transformer import SentenceTransformerEmbedder
+
+    recorded = settings["embedding"]
+    embedder = resolve_embedder(settings, None, path)
+    if embedder.fingerprint != recorded["fingerprint"] and embedder.model_id != recorded["model_id"]:
+        embedder = SentenceTransformerEmbedder(recorded["model_id"], revision=recorded.get("revision"),
+                                               normalize=recorded["normalize"])
+    check_same_model(recorded, embedder, path, embedder.fingerprint)
+    return embedder
+
+
 def check_same_model(recorded: dict[str, Any], embedder: Embedder, path: Path, fingerprint: str) -> None:
     if recorded["fingerprint"] != fingerprint or recorded["dimension"] != embedder.dimension:
         raise EmbeddingModelMismatchError(

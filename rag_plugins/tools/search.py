@@ -116,4 +116,5 @@ def search_result(tool: str, search: TracedSearch, document_info: DocumentInfo |
     body = (search.message or "Insufficient evidence.") if search.abstained else format_passages(search.hits, fresh=fresh)
     record = {key: value for key, value in search.to_dict().items() if key != "hits"}
     record["passages"] = passage_records(search.hits, fresh)
+    record["provenance"] = search.provenance().to_dict()
     return ToolResult(tool, "\n".join(header) + ("\n\n" if header else "") + body, list(search.hits), record)

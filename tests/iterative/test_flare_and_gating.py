@@ -121,3 +121,25 @@ def test_flare_and_gate_reject_bad_settings(multihop_kb):
         AdaptiveRetrieval(bm25, generator, skip_above=0)
     with pytest.raises(InvalidInputError, match="policy"):
         AdaptiveRetrieval(bm25, generator, pipeline=IterRetGen(bm25, generator), policy=object())
+
+
+def test_provenance_says_which_memory_sourced_the_answer(multihop_kb, abstention_kb, abstention_estimator):
+    skipped = AdaptiveRetrieval(multihop_kb.bm25_retriever(), ScriptedGenerator(lambda r: SURE), skip_above=0.85)
+    parametric = skipped.run(QUESTION).provenance
+    assert parametric.memory == "parametric" and parametric.chunks == () and parametric.generations == ()
+
+    def model(request):
+        return UNSURE if not request.hits else "Chief of Protocol"
+
+    gate = AdaptiveRetrieval(multihop_kb.bm25_retriever(), ScriptedGenerator(model), skip_above=0.85)
+    for result in (gate.run(QUESTION), asyncio.run(gate.arun(QUESTION)), gate.batch_run([QUESTION])[0]):
+        provenance = result.provenance
+        assert provenance.memory == "retrieval" and provenance.retriever == "bm25"
+        assert provenance.generations == (multihop_kb.generation,)  # async searches in a thread: still seen
+        assert provenance.sources == ("bm25",)
+        assert provenance.chunks == tuple(h.chunk.id for h in result.hits) and provenance.documents == ("kiss", "radio")
+        assert result.to_dict()["provenance"] == provenance.to_dict()
+    policy = AbstentionPolicy(abstention_estimator)
+    refused = IterRetGen(abstention_kb.bm25_retriever(), ScriptedGenerator(lambda r: "guess"), policy=policy)
+    nothing = refused.run("medieval falconry techniques").provenance
+    assert nothing.memory == "none" and nothing.chunks == () and nothing.generations == (abstention_kb.generation,)

@@ -106,3 +106,34 @@ def test_a_busy_metrics_port_is_a_clear_error(kb, capsys):
     finally:
         busy.shutdown()
     assert code == 2 and "pick another --metrics-port" in capsys.readouterr().err
+
+
+def test_staleness_regression_and_drift_gauges_from_the_base(tmp_path, capsys):
+    import os
+    import time as clock
+
+    from rag_plugins.ops import GoldenQuery, write_golden
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, age_days in (("old.md", 400), ("new.md", 3)):
+        (folder / name).write_text(f"# {name}\n\nNotes about {name[:-3]} things.")
+        when = clock.time() - age_days * 86400
+        os.utime(folder / name, (when, when))
+    with KnowledgeBase.open(tmp_path / "kb") as base:
+        base.sync([folder])
+        write_golden([GoldenQuery("q", "old things", ((folder / "old.md").as_posix(),))], base.path / "golden.jsonl")
+    assert main(["regress", str(tmp_path / "kb"), "--retriever", "bm25"]) == 0  # records the baseline
+    assert main(["regress", str(tmp_path / "kb"), "--retriever", "bm25"]) == 0  # a verdict
+    (tmp_path / "kb" / "reindex_drift.json").write_text(json.dumps({"k": 10, "overlap@10": 0.4, "rank_correlation": 0.1,
+                                                                     "top1_changed": 0.5}))
+    with KnowledgeBase.open(tmp_path / "kb", read_only=True) as kb:
+        metrics = PrometheusMetrics(prometheus_client.CollectorRegistry(), knowledge_base=kb, unchecked_days=1e-9)
+        ObservedRetriever(kb.bm25_retriever(), metrics).retrieve("notes things", k=2)
+        value = metrics.registry.get_sample_value
+        assert value("rag_plugins_unchecked_sources") == 2.0  # both checked more than a nanosecond-day ago
+        assert value("rag_plugins_regression_passed") == 1.0 and value("rag_plugins_regression_recall") == 1.0
+        assert value("rag_plugins_drift_overlap") == 0.4 and value("rag_plugins_drift_top1_changed") == 0.5
+        ages = {"retriever": "bm25"}
+        assert value("rag_plugins_retrieved_age_seconds_count", ages) == 2.0
+        assert value("rag_plugins_retrieved_age_seconds_bucket", {**ages, "le": str(7 * 86400.0)}) == 1.0  # new.md

@@ -200,6 +200,7 @@ def test_reindex_gate_refuses_a_broken_model_and_switches_an_unchanged_one(tmp_p
     assert outcome["current"] == 1 and outcome["standby"]["pending"]["model_id"] == untrained
     assert not outcome["gate"]["passed"] and outcome["drift"]["queries"] == 10 and "not switched" in out
     assert (path / "golden_baseline.json").exists()  # recorded from generation 1 before the re-index
+    assert json.loads((path / "reindex_drift.json").read_text())["queries"] == 10  # what the metrics export
     assert main(["reindex", "--kb", str(path), "--model", minilm_path, "--gate", "--json"]) == 0
     outcome = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert outcome["gate"]["passed"] and outcome["current"] == outcome["switched"] > 1
@@ -281,3 +282,19 @@ def test_reindex_bad_input_is_one_line(tmp_path, minilm_path, capsys):
     assert "holds no queries" in capsys.readouterr().err
     with KnowledgeBase.open(tmp_path / "kb") as kb:
         assert kb.standby() == {}  # refused before anything was built
+
+
+def test_a_later_switch_loads_the_pending_model_by_its_id(tmp_path, minilm_path, untrained, monkeypatch, capsys):
+    """The switch runs in another process than the re-index, where the configured model
+    ($RAG_PLUGINS_EMBEDDING_MODEL) is the base's current one, not the pending one's."""
+    with KnowledgeBase.open(tmp_path / "kb", embedder=minilm_path) as kb:
+        kb.upsert(CORPUS)
+        kb.commit()
+    assert main(["reindex", "--kb", str(tmp_path / "kb"), "--model", untrained]) == 0
+    assert "not switched; make it current with" in capsys.readouterr().out
+    monkeypatch.setenv("RAG_PLUGINS_EMBEDDING_MODEL", minilm_path)
+    assert main(["reindex", "--kb", str(tmp_path / "kb"), "--switch", "--json"]) == 0
+    outcome = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert outcome["model"] == untrained and outcome["standby"]["previous"]["model_id"] == minilm_path
+    assert main(["reindex", "--kb", str(tmp_path / "kb"), "--rollback", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["model"] == minilm_path

@@ -30,6 +30,7 @@ from rag_plugins.tools import TOOL_DESCRIPTION, TOOL_NAME, ResearchTool
 from rag_plugins.types import Hit
 
 STEP_EVENT = "rag_plugins_step"
+PROVENANCE_EVENT = "rag_plugins_provenance"
 INPUTS = ("messages", "text", "dict")
 
 
@@ -146,7 +147,8 @@ def result_output(result: IterativeResult) -> dict[str, Any]:
             "documents": [hit_to_document(h) for h in result.hits], "queries": result.queries,
             "steps": [step_event(s) for s in result.steps], "stop_reason": result.stop_reason,
             "path": result.path, "abstained": result.abstained, "message": result.message,
-            "confidence": result.confidence, "seconds": result.seconds}
+            "confidence": result.confidence, "seconds": result.seconds,
+            "provenance": result.provenance.to_dict() if result.provenance is not None else None}
 
 
 def _question(value: Any) -> tuple[str, dict[str, Any]]:
@@ -167,7 +169,9 @@ class IterativeRetrievalRunnable(Runnable[Any, dict]):
     ``invoke`` / ``ainvoke`` take the question (or ``{"question", "k", "filters"}``) and
     return :func:`result_output`; ``stream`` / ``astream`` yield one event per step
     (:func:`step_event`) as it completes, then the result. Every step is also sent as the
-    custom callback event ``rag_plugins_step`` (``astream_events`` shows it).
+    custom callback event ``rag_plugins_step`` (``astream_events`` shows it), and the
+    answer's provenance as ``rag_plugins_provenance`` (which memory sourced it: retrieval or
+    the model alone, the indexes, the chunks and the generations read).
     ``pinned_filters`` apply to every search; an input's ``filters`` can only narrow them.
 
     >>> from langchain_core.language_models import FakeListChatModel
@@ -206,7 +210,10 @@ class IterativeRetrievalRunnable(Runnable[Any, dict]):
                 dispatch_custom_event(STEP_EVENT, payload, config=config)
                 yield payload
             else:
-                yield result_output(event)
+                output = result_output(event)
+                dispatch_custom_event(PROVENANCE_EVENT, {"question": question, **(output["provenance"] or {})},
+                                      config=config)
+                yield output
 
     async def _aevents(self, value: Any, config: RunnableConfig) -> AsyncIterator[dict[str, Any]]:
         question, options = self._input(value)
@@ -216,7 +223,10 @@ class IterativeRetrievalRunnable(Runnable[Any, dict]):
                 await adispatch_custom_event(STEP_EVENT, payload, config=config)
                 yield payload
             else:
-                yield result_output(event)
+                output = result_output(event)
+                await adispatch_custom_event(PROVENANCE_EVENT, {"question": question, **(output["provenance"] or {})},
+                                             config=config)
+                yield output
 
     def _run(self, value: Any, config: RunnableConfig) -> dict:
         last: dict = {}

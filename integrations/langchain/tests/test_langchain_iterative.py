@@ -15,6 +15,7 @@ from langchain_core.language_models.fake_chat_models import (
 )
 from langchain_core.messages import AIMessage, ToolCall
 from langchain_rag_plugins import (
+    PROVENANCE_EVENT,
     STEP_EVENT,
     IterativeRetrievalRunnable,
     LangChainGenerator,
@@ -61,8 +62,12 @@ def test_iter_retgen_runnable_streams_steps_and_reports_every_iteration(multihop
     assert result["answer"] == "Chief of Protocol" and result["stop_reason"] == "max_iterations"
     ids = [d.metadata["document_id"] for d in result["documents"]]
     assert "kiss" in ids and "temple" in ids
-    assert [name for name, _ in recorder.events] == [STEP_EVENT] * 4
+    assert [name for name, _ in recorder.events] == [STEP_EVENT] * 4 + [PROVENANCE_EVENT]
     assert recorder.events[2][1]["query"] == f"{QUESTION} {BRIDGE}"
+    provenance = recorder.events[-1][1]  # which memory, retriever, chunks and generation the answer came from
+    assert provenance == {"question": QUESTION, **result["provenance"]}
+    assert provenance["memory"] == "retrieval" and provenance["retriever"] == "bm25"
+    assert provenance["generations"] == [multihop_kb.generation] and "temple#0" in provenance["chunks"]
 
     invoked = chain.invoke({"question": QUESTION, "k": 2})
     assert invoked["queries"] == [QUESTION, f"{QUESTION} {BRIDGE}"] and len(invoked["steps"]) == 4
@@ -106,8 +111,11 @@ def test_adaptive_gate_skips_or_abstains(abstention_kb, abstention_estimator):
     sure = message("Paris.", ("Paris", 0.97), (".", 0.99))
     gate = AdaptiveRetrieval(abstention_kb.bm25_retriever(), LangChainGenerator(FakeMessagesListChatModel(responses=[sure])),
                              skip_above=0.9)
-    skipped = IterativeRetrievalRunnable(gate).invoke("capital of France")
+    recorder = StepRecorder()
+    skipped = IterativeRetrievalRunnable(gate).invoke("capital of France", config={"callbacks": [recorder]})
     assert skipped["path"] == "skipped" and skipped["queries"] == [] and skipped["answer"] == "Paris."
+    assert skipped["provenance"]["memory"] == "parametric" and skipped["provenance"]["chunks"] == []
+    assert recorder.events[-1] == (PROVENANCE_EVENT, {"question": "capital of France", **skipped["provenance"]})
 
     unsure = FakeListChatModel(responses=["I think it is tall"])  # no logprobs: the gate retrieves
     policy = AbstentionPolicy(abstention_estimator)

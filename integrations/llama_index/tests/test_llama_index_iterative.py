@@ -13,6 +13,7 @@ from llama_index.core.llms import CompletionResponse, CustomLLM, LLMMetadata
 from llama_index.core.llms.callbacks import llm_completion_callback
 from llama_index.core.llms.mock import MockLLM
 from llama_index.retrievers.rag_plugins import (
+    AnswerProvenanceEvent,
     IterationStepEvent,
     IterativeQueryEngine,
     LlamaIndexGenerator,
@@ -70,6 +71,10 @@ def test_query_engine_source_nodes_hold_every_iteration(multihop_kb, instrumenta
     assert [e.step["kind"] for e in steps] == ["retrieval", "generation", "retrieval", "generation"]
     assert steps[2].step["query"] == f"{QUESTION} {BRIDGE}" and steps[0].question == QUESTION
     assert "Passages:" in llm.prompts[1] and "Shirley Temple Black" in llm.prompts[1]
+    [provenance] = instrumentation_events.of(AnswerProvenanceEvent)
+    assert provenance.question == QUESTION and provenance.provenance == response.metadata["provenance"]
+    assert provenance.provenance["memory"] == "retrieval" and provenance.provenance["sources"] == ["bm25"]
+    assert provenance.provenance["generations"] == [multihop_kb.generation]
 
     llm.prompts.clear()
     aresponse = asyncio.run(engine.aquery(QUESTION))

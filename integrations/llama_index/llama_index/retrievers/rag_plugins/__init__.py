@@ -7,6 +7,7 @@ from llama_index.retrievers.rag_plugins.base import (
 )
 from llama_index.retrievers.rag_plugins.graph import LLMTripleExtractorForLlamaIndex
 from llama_index.retrievers.rag_plugins.iterative import (
+    AnswerProvenanceEvent,
     IterationStepEvent,
     IterativeQueryEngine,
     LlamaIndexGenerator,
@@ -27,7 +28,7 @@ from llama_index.retrievers.rag_plugins.tools import (
 )
 
 __all__ = [
-    "IterationStepEvent", "IterativeQueryEngine", "LLMRouterForLlamaIndex", "LLMTripleExtractorForLlamaIndex",
+    "AnswerProvenanceEvent", "IterationStepEvent", "IterativeQueryEngine", "LLMRouterForLlamaIndex", "LLMTripleExtractorForLlamaIndex",
     "LlamaIndexGenerator", "RagPluginsReader", "RagPluginsRetriever", "RagPluginsRetrieverTool", "RouteDecisionEvent",
     "SearchTraceEvent", "as_llama_index_tools", "hit_to_node", "iterative_tool", "llama_index_tool", "nodes_to_hits",
     "query_engine_tool", "retriever_tool", "route_tools", "search_to_nodes", "sync_llama_index_documents",

@@ -40,6 +40,19 @@ class IterationStepEvent(BaseEvent):
         return "IterationStepEvent"
 
 
+class AnswerProvenanceEvent(BaseEvent):
+    """Emitted when an :class:`IterativeQueryEngine` answers: which memory sourced the
+    answer (``retrieval``, ``parametric`` when the adaptive gate skipped retrieval, ``none``
+    when it abstained), the retriever and indexes, the chunks and the generations read."""
+
+    question: str
+    provenance: Dict[str, Any]
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "AnswerProvenanceEvent"
+
+
 def logprobs_from_response(logprobs: Optional[List[List[LogProb]]]) -> tuple[TokenLogprob, ...] | None:
     """LlamaIndex reports, per generated position, a list of candidate tokens; the chosen
     token is taken to be the most likely one (exact under greedy decoding)."""
@@ -106,7 +119,8 @@ def result_to_response(result: IterativeResult) -> Response:
     metadata = {"queries": result.queries, "stop_reason": result.stop_reason, "path": result.path,
                 "abstained": result.abstained, "confidence": result.confidence,
                 "merged_chunk_ids": [h.chunk.id for h in result.hits],
-                "steps": [s.to_dict() for s in result.steps]}
+                "steps": [s.to_dict() for s in result.steps],
+                "provenance": result.provenance.to_dict() if result.provenance is not None else None}
     return Response(response=result.answer, source_nodes=nodes, metadata=metadata)
 
 
@@ -150,6 +164,8 @@ class IterativeQueryEngine(CustomQueryEngine):
     def _observe(question: str, event: Any) -> Any:
         if isinstance(event, Step):
             dispatcher.event(IterationStepEvent(question=question, step=event.to_dict()))
+        elif isinstance(event, IterativeResult) and event.provenance is not None:
+            dispatcher.event(AnswerProvenanceEvent(question=question, provenance=event.provenance.to_dict()))
         return event
 
 
