@@ -27,9 +27,9 @@ class ToolResult:
 
     def hit_metadata(self) -> dict[str, Any]:
         """What each returned hit's framework document also carries: the route decision,
-        the timings, the generations read, the confidence record and the provenance (which
-        memory, retriever, indexes and generations), where the call had them."""
-        return {key: self.data[key] for key in ("route", "timings", "generations", "confidence", "provenance")
+        the timings, the generations read and the confidence record, where the call had them
+        (the answer's provenance stays in ``data``: each hit has its own ``provenance``)."""
+        return {key: self.data[key] for key in ("route", "timings", "generations", "confidence")
                 if self.data.get(key)}
 
     @classmethod

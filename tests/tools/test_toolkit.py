@@ -48,6 +48,10 @@ def test_results_carry_scores_timings_and_passages(toolkit):
     assert first["source"] == "p1#0" and set(first["scores"]) == {"bm25", "dense", "hybrid"}
     assert {"retrieval", "total"} <= set(result.data["timings"])
     assert result.data["passages"][0]["title"] == "Sleep"
+    provenance = result.data["provenance"]  # which memory the passages came from
+    assert provenance["memory"] == "retrieval" and provenance["retriever"] == "hybrid"
+    assert provenance["chunks"] == [h.chunk.id for h in result.hits] and set(provenance["sources"]) == {"bm25", "dense"}
+    assert provenance["generations"] == result.data["generations"] and "provenance" not in result.hit_metadata()
 
 
 def test_filters_reach_the_retriever(toolkit):
