@@ -62,6 +62,13 @@ def pinned(owner: object, current: T) -> T:
     return snapshot
 
 
+def pinned_now(owner: object) -> object | None:
+    """The snapshot ``owner`` pinned in this thread's search, or None (no search, or none
+    pinned yet): lets a hot path skip looking up the current snapshot."""
+    pins = getattr(_scope, "pins", None)
+    return None if pins is None else pins.get(id(owner))
+
+
 @contextmanager
 def collecting_generations() -> Iterator[set[int]]:
     """Within this block, the generation of every snapshot a search reads is added to the

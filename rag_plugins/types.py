@@ -88,6 +88,23 @@ class Hit:
     def document_id(self) -> str:
         return self.chunk.document_id
 
+    @classmethod
+    def ranked(cls, chunks: Sequence[Chunk], scores: Sequence[float], source: str) -> list["Hit"]:
+        """One source's ranked hits, built without the dataclass ``__init__`` (half the cost
+        per hit, which is what a top-100 search spends most of its time on).
+
+        >>> [(h.chunk.id, h.ranks) for h in Hit.ranked([Chunk("d#0", "d", "t", 0)], [2.0], "bm25")]
+        [('d#0', {'bm25': 1})]
+        """
+        new = object.__new__
+        out = []
+        for rank, (chunk, score) in enumerate(zip(chunks, scores), start=1):
+            hit = new(cls)
+            hit.__dict__.update(chunk=chunk, score=score, scores={source: score}, ranks={source: rank},
+                                provenance=(source,), evidence={})
+            out.append(hit)
+        return out
+
     def flat_metadata(self) -> dict[str, Any]:
         """Chunk metadata plus ids, scores, ranks, provenance and any evidence: what framework
         adapters attach."""

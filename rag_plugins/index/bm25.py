@@ -159,8 +159,9 @@ class BM25Index:
                          self.params)
 
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
-        """BM25 score of every indexed chunk (by position) for the analysed query."""
-        out = np.zeros(len(self.rows), np.float32)
+        """BM25 score of every indexed chunk (by position) for the analysed query (summed
+        in float64, so a batch's sparse product ranks exactly as one query at a time does)."""
+        out = np.zeros(len(self.rows), np.float64)
         for term, count in Counter(tokens).items():
             tid = self.term_ids.get(term)
             if tid is None:
@@ -225,7 +226,7 @@ class BM25Index:
         top = np.argpartition(-sub, k - 1)[:k] if k < len(sub) else np.arange(len(sub))
         # highest score first; ties broken by position for determinism
         top = top[np.lexsort((candidates[top], -sub[top]))]
-        return candidates[top], sub[top]
+        return candidates[top], sub[top].astype(np.float32)
 
     def save(self, directory: Path, analyzer: Analyzer) -> list[str]:
         meta = {"k1": self.params.k1, "b": self.params.b, "analyzer": analyzer.config(),

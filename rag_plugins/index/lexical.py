@@ -68,6 +68,13 @@ class LexicalIndex(IndexBase):
         matched = scores > 0.0  # a chunk sharing no term with the query is no hit
         return self.rows[positions[matched]], scores[matched]
 
+    def search_positions_batch(self, texts: Sequence[str], k: int, allowed: np.ndarray | None
+                               ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`search_positions` for many queries (collection statistics). Scoring stays
+        one postings walk per query: on SciFact a vectorised batch (one ``bincount`` or one
+        sparse product for all queries) measured 1.5-1.7x slower than these walks."""
+        return [self.search_positions(text, k, allowed) for text in texts]
+
     def idf(self, text: str) -> dict[str, float]:
         """Each distinct analysed term of ``text`` and its IDF (``inf`` when no chunk has it)."""
         terms = list(dict.fromkeys(self.analyzer.tokenize(text)))

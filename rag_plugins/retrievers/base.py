@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable, Sequence
 
+from rag_plugins._gc_pause import gc_paused
 from rag_plugins._search_scope import one_generation_per_search
 from rag_plugins._validation import check_k, check_query
 from rag_plugins.errors import NotImplementedByError
@@ -58,6 +59,7 @@ class BaseRetriever:
 
 def _one_generation(search: Callable[..., Any], *args: Any) -> Any:
     """Run ``search`` reading one generation of every knowledge base it touches, even
-    when it combines several retrievers and a commit lands in between."""
-    with one_generation_per_search():
+    when it combines several retrievers and a commit lands in between, with the cycle
+    collector paused while it builds its hits (:mod:`rag_plugins._gc_pause`)."""
+    with one_generation_per_search(), gc_paused():
         return search(*args)

@@ -50,3 +50,12 @@ class BM25Retriever(BaseRetriever):
         statistics = self.statistics or self.kb.bm25_statistics
         rows, scores = snap.index("bm25").search_positions(query, k, snap.allowed_positions(filters), statistics)
         return self.kb.hits(rows, scores, self.name)
+
+    def _batch_retrieve(self, queries: list[str], k: int, filters: Filters | None) -> list[list[Hit]]:
+        snap = self.kb.searchable_snapshot()
+        allowed = snap.allowed_positions(filters)
+        index = snap.index("bm25")
+        filtered = (self.statistics or self.kb.bm25_statistics) == "filtered" and allowed is not None
+        if filtered or not hasattr(index, "search_positions_batch"):
+            return [self._retrieve(q, k, filters) for q in queries]
+        return [self.kb.hits(rows, scores, self.name) for rows, scores in index.search_positions_batch(queries, k, allowed)]

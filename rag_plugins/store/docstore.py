@@ -317,11 +317,19 @@ class DocumentStore:
                 rows.extend(r[0] for r in conn.execute(q, batch))
         return {chunk.id: chunk for chunk in self.chunks_by_row(rows).values()}
 
-    def chunk_metadata(self, generation: int) -> tuple[np.ndarray, list[tuple[str, str, dict]], list[str]]:
-        """Rows (ascending), (chunk id, document id, metadata) and checksums of the chunks
-        generation ``generation`` shows; every row's checksum is verified."""
+    def texts_by_row(self, rows: Sequence[int]) -> dict[int, str]:
+        """Chunk texts by row, unverified: the caller checks each against the digest it holds."""
+        out: dict[int, str] = {}
+        with self._guard() as conn:
+            for batch in _batches([int(r) for r in rows]):
+                out.update(conn.execute(f"SELECT row, text FROM chunks WHERE row IN ({_marks(batch)})", batch))
+        return out
+
+    def chunk_metadata(self, generation: int) -> tuple[np.ndarray, list[tuple[str, str, dict, int, str]], list[str]]:
+        """Rows (ascending), (chunk id, document id, metadata, position, text digest) and
+        checksums of the chunks generation ``generation`` shows; every row's checksum is verified."""
         rows: list[int] = []
-        info: list[tuple[str, str, dict]] = []
+        info: list[tuple[str, str, dict, int, str]] = []
         checksums: list[str] = []
         with self._guard() as conn:
             cur = conn.execute(
@@ -332,7 +340,7 @@ class DocumentStore:
                 if chunk_checksum(row, cid, did, pos, sha, meta) != checksum:
                     raise self._mismatch(f"chunk {cid!r} (row {row})")
                 rows.append(row)
-                info.append((cid, did, json.loads(meta)))
+                info.append((cid, did, json.loads(meta), pos, sha))
                 checksums.append(checksum)
         return np.asarray(rows, dtype=np.int64), info, checksums
 

@@ -21,6 +21,7 @@ from rag_plugins.errors import IndexCorruptedError, KnowledgeBaseLockedError
 from rag_plugins.filters import MetadataIndex, builtin_metadata
 from rag_plugins.index import Index, IndexServices
 from rag_plugins.index.base import index_kinds_for
+from rag_plugins.store.chunk_table import ChunkCache, ChunkTable
 from rag_plugins.store.docstore import DocumentStore
 from rag_plugins.store.integrity import checksum_array, chunks_digest, settings_digest
 from rag_plugins.store.locks import GenerationLease, generation_name, try_remove_generation
@@ -47,6 +48,8 @@ class Generations:
         self.store = store
         self.settings = settings
         self.kinds = index_kinds_for(settings)
+        self.cache = ChunkCache()
+        """The chunks searches returned lately, shared by every generation this object loads."""
         self.include_generated = False
         """Whether searches see generated text without asking (``KnowledgeBase.open(include_generated=)``)."""
 
@@ -120,15 +123,15 @@ class Generations:
         metadata index; queries are embedded by ``services``' embeddings."""
         if rows is None:
             rows, info, _ = self.store.chunk_metadata(generation) if generation else (np.zeros(0, np.int64), [], [])
-        metadata = MetadataIndex([builtin_metadata(cid, did, meta) for cid, did, meta in info])
+        metadata = MetadataIndex([builtin_metadata(cid, did, meta) for cid, did, meta, *_ in info])
         hidden = None
-        if not self.include_generated and any(meta.get(GENERATED) is True for _, _, meta in info):
-            hidden = np.fromiter((meta.get(GENERATED) is True for _, _, meta in info), bool, len(info))
-        chunk_ids = [cid for cid, _, _ in info]
+        if not self.include_generated and any(meta.get(GENERATED) is True for _, _, meta, *_ in info):
+            hidden = np.fromiter((meta.get(GENERATED) is True for _, _, meta, *_ in info), bool, len(info))
+        chunk_ids = [cid for cid, *_ in info]
         for index in indexes.values():
             index.bind(rows, chunk_ids)
         return Snapshot(generation, rows, dict(indexes), metadata, checksums, lease, self.path,
-                        getattr(services, "embeddings", None), hidden)
+                        getattr(services, "embeddings", None), hidden, ChunkTable(rows, info, self.store, self.cache))
 
     def write(self, generation: int, indexes: Mapping[str, Index], checksums: np.ndarray) -> Path:
         """Write ``generation``'s folder in full (through a ``.tmp`` folder, fsynced) before

@@ -38,7 +38,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping, Sequenc
 
 import numpy as np
 
-from rag_plugins._search_scope import pinned, reading
+from rag_plugins._search_scope import pinned, pinned_now, reading
 from rag_plugins.chunking import StructureAwareChunker
 from rag_plugins.errors import (
     DocumentNotFoundError,
@@ -494,7 +494,7 @@ class KnowledgeBase:
 
     def _searched_embeddings(self) -> EmbeddingCache:
         """The embeddings of the generation this thread's search reads (its model)."""
-        return getattr(pinned(self, self._current()), "embeddings", None) or self.embeddings
+        return getattr(pinned_now(self) or pinned(self, self._current()), "embeddings", None) or self.embeddings
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
         """Query vectors, by the model of the generation searched; the last 1,024 distinct
@@ -515,7 +515,11 @@ class KnowledgeBase:
         return self._searched_embeddings().entity_vectors(keys)
 
     def hits(self, rows: np.ndarray, scores: np.ndarray, source: str) -> list[Hit]:
-        """Chunk rows an index returned, as ranked hits credited to ``source``."""
+        """Chunk rows an index returned, as ranked hits credited to ``source`` (built from
+        the searched generation's chunk table: no SQLite read for a text searched lately)."""
+        table = getattr(pinned_now(self) or pinned(self, self._current()), "chunks", None)
+        if table is not None:
+            return Hit.ranked(table.chunks(rows), np.asarray(scores, dtype=np.float64).tolist(), source)
         chunks = self.store.chunks_by_row(rows.tolist())
         missing = [r for r in rows.tolist() if r not in chunks]
         if missing:  # rows a leased generation shows are kept, so this is damage

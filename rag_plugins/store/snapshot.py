@@ -40,6 +40,8 @@ class Snapshot:
     """Per position, whether the chunk is left out of searches that do not ask for it:
     generated text written back (metadata ``generated``), unless the base opted in. None
     when nothing is hidden."""
+    chunks: Any = None
+    """The generation's :class:`~rag_plugins.store.chunk_table.ChunkTable`: hits built from memory."""
 
     def index(self, kind: str) -> Any:
         """The index of ``kind``, or :class:`~rag_plugins.errors.MissingIndexError` saying
