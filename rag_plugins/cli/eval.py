@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
+from rag_plugins.errors import InvalidInputError
 from rag_plugins.cli.common import (
     add_graph_args, add_iterative_args, add_router_args, add_index_dir_args, add_model_args, add_rerank_args,
     add_retriever_args, dataset_kb, index_needs, make_pipeline,
@@ -29,6 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "also report its AUROC, ECE and risk-coverage on this split")
     p.add_argument("--run-file", required=True, help="TREC run file to write")
     p.add_argument("--output", required=True, help="metrics JSON to write")
+    p.add_argument("--report", metavar="HTML", help="also write one page of plots: recall@k, latency, per-query "
+                                                    "wins and losses against --baseline-run, router decisions, "
+                                                    "confidence reliability (needs the report extra)")
+    p.add_argument("--baseline-run", metavar="TREC", help="a run file to compare with in the report (another "
+                                                          "eval's --run-file)")
     add_model_args(p)
     p.set_defaults(func=run)
 
@@ -37,6 +45,17 @@ def run(args: argparse.Namespace) -> int:
     from rag_plugins.eval.beir import load_beir
     from rag_plugins.eval.runner import EvalResult, evaluate_run, latency_summary, run_queries
 
+    if args.baseline_run and not args.report:
+        raise InvalidInputError("--baseline-run is what the report compares with; add --report FILE")
+    baseline = None
+    if args.baseline_run:
+        from rag_plugins.eval.report import read_trec_run
+
+        baseline = read_trec_run(args.baseline_run)
+    if args.report:
+        from rag_plugins.ops.html_page import pyplot
+
+        pyplot("rag-plugins eval --report")  # a missing matplotlib fails before the run, not after
     dataset = load_beir(args.dataset, args.split)
     with dataset_kb(dataset, args, **index_needs(args.retriever, args.base)) as indexed:
         kb = indexed.kb
@@ -85,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     if args.retriever == "iterative":
         metrics["iterative"] = {"iterations": args.iterations, "base": args.base, "keep": args.keep,
                                 "generator": "extractive"}
+    labels: list[int] = []
     if estimator is not None:
         from rag_plugins.eval.calibration import confidence_report, relevant_in_top_k
 
@@ -96,5 +116,15 @@ def run(args: argparse.Namespace) -> int:
     tag = f"rag-plugins-{args.retriever}" + ("-rerank" if args.rerank else "")
     out.write_run(args.run_file, tag=tag)
     out.write_metrics(args.output)
+    if args.report:
+        from rag_plugins.cli.common import write_file
+        from rag_plugins.eval.report import build_eval_report
+
+        page = build_eval_report(metrics, {q: [d for d, _ in docs] for q, docs in run_.items()}, dataset.queries,
+                                 dataset.qrels, latencies, baseline=baseline,
+                                 baseline_name=Path(args.baseline_run).stem if args.baseline_run else "baseline",
+                                 confidence=list(estimates.values()), labels=labels)
+        write_file(Path(args.report), page)
+        print(f"report written to {args.report}", file=sys.stderr)
     print(json.dumps({k: metrics[k] for k in ("ndcg@10", "recall@5", "recall_all@5", "mrr@10", "n_queries")}))
     return 0

@@ -8,9 +8,7 @@ so it can be mailed or archived as one file.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import time
 from collections import Counter
@@ -19,7 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rag_plugins._deps import require
+from rag_plugins.ops import html_page
 from rag_plugins.ops.collapse import CollapseMonitor
 from rag_plugins.ops.retrieval_log import LoggedSearch
 from rag_plugins.ops.staleness import StalenessReport, staleness
@@ -37,28 +35,15 @@ def build_report(kb: Any, searches: Sequence[LoggedSearch], *, last_regression: 
     sections = [_summary(kb, searches, now), _collapse_section(kb, searches, pyplot),
                 _top_documents(searches, pyplot), _confidence_section(searches, pyplot),
                 _staleness_section(stale, stale_days, pyplot), _regression_section(last_regression)]
-    title = f"Retrieval report: {html.escape(str(kb.path))}"
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{title}</title><style>{_CSS}</style></head><body>"
-            f"<h1>{title}</h1>{''.join(sections)}"
-            f"<footer>Generated {_when(now)} by rag-plugins ops report.</footer></body></html>\n")
+    return html_page.page(f"Retrieval report: {kb.path}", sections, "rag-plugins ops report", now)
 
 
 def _pyplot() -> Any:
-    matplotlib = require("matplotlib", "the ops report's plots")
-    matplotlib.use("Agg")  # no display: render to PNG
-    import matplotlib.pyplot as pyplot
-
-    return pyplot
+    return html_page.pyplot("the ops report's plots")
 
 
 def _png(figure: Any, pyplot: Any, alt: str) -> str:
-    buffer = io.BytesIO()
-    figure.tight_layout()
-    figure.savefig(buffer, format="png", dpi=110)
-    pyplot.close(figure)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+    return html_page.png(figure, pyplot, alt)
 
 
 def _summary(kb: Any, searches: Sequence[LoggedSearch], now: float) -> str:
@@ -208,7 +193,3 @@ def read_last_regression(path: Path) -> dict | None:
         return None
 
 
-_CSS = ("body{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;color:#222}"
-        "h1{font-size:1.4em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em}"
-        "table{border-collapse:collapse}th{text-align:left;padding:.2em 1em .2em 0;color:#555}"
-        "td{padding:.2em 0}img{max-width:100%}footer{margin-top:3em;color:#888;font-size:.8em}")
