@@ -181,7 +181,7 @@ class BM25Index:
         >>> bool(np.allclose(idx.scores_within(["cat", "dog"], np.array([0, 1]))[:2], alone.scores(["cat", "dog"])))
         True
         """
-        out = np.zeros(len(self.rows), np.float32)
+        out = np.zeros(len(self.rows), np.float64)  # as scores() sums: float32 weights, float64 sums
         n = len(allowed)
         if n == 0:
             return out
