@@ -100,7 +100,7 @@ def sync_once(args: argparse.Namespace, prune: bool) -> SyncReport:
         report = sync_sources(kb, scan, prune=prune, loaded=loaded,  # type: ignore[arg-type]
                               gate=gate if getattr(args, "gate", False) else None)
         if gate is not None and kb.generation != was:
-            if gate.last is None or not getattr(args, "gate", False):
+            if not getattr(args, "gate", False):  # a gated commit ran it already
                 gate.evaluate(kb)
             print("\n".join(gate.last.lines()))
     report_skips(report.skipped + report.failed + report.notes)

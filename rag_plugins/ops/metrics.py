@@ -32,8 +32,7 @@ from typing import Any, Iterator
 from rag_plugins._deps import require
 from rag_plugins.ops.gate import BASELINE, DRIFT, last_run_path
 from rag_plugins.ops.retrieval_log import content_time
-
-DAY = 86400.0
+from rag_plugins.ops.staleness import DAY, unchecked_sources
 _AGE_BUCKETS = tuple(days * DAY for days in (1, 7, 30, 90, 180, 365, 730, 1825))
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -108,11 +107,9 @@ class PrometheusMetrics:
         at, cached = self._base_gauges
         if self.knowledge_base is None or time.monotonic() - at < 60:
             return cached
-        from rag_plugins.ops.staleness import staleness
-
         kb = self.knowledge_base
         gauges = [("rag_plugins_unchecked_sources", f"Sources no sync re-checked within {self.unchecked_days:g} days",
-                   float(len(staleness(kb, unchecked_days=self.unchecked_days).unchecked_sources())))]
+                   float(len(unchecked_sources(kb, self.unchecked_days))))]
         verdict = _read_json(last_run_path(Path(kb.path) / BASELINE))
         if verdict is not None:
             gauges += [("rag_plugins_regression_passed", "1 when the last regression gate passed",

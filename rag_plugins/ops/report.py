@@ -20,9 +20,8 @@ import numpy as np
 from rag_plugins.ops import html_page
 from rag_plugins.ops.collapse import CollapseMonitor
 from rag_plugins.ops.retrieval_log import LoggedSearch
-from rag_plugins.ops.staleness import StalenessReport, staleness
+from rag_plugins.ops.staleness import DAY, StalenessReport, staleness
 
-DAY = 86400.0
 STALE_DAYS = 180
 
 

@@ -65,8 +65,7 @@ class StalenessReport:
 
     def unchecked_sources(self) -> list[SourceFreshness]:
         """Sources no sync has looked at within ``unchecked_days``, least recently checked first."""
-        stale = [s for s in self.sources if s.checked_at is None or s.checked_at < self._cutoff()]
-        return sorted(stale, key=lambda s: (s.checked_at or 0.0, s.source))
+        return _not_checked_since(self.sources, self._cutoff())
 
     def unchecked_documents(self) -> list[DocumentFreshness]:
         stale = [d for d in self.documents if d.checked_at < self._cutoff()]
@@ -119,9 +118,26 @@ def staleness(kb: Any, searches: Sequence[Any] = (), *, unchecked_days: float = 
         DocumentFreshness(doc, version, changed, mtime, source_of.get(doc),
                           checks.get(source_of.get(doc), changed) if doc in source_of else changed)
         for doc, (version, changed, mtime) in sorted(freshness.items()))
-    sources = tuple(SourceFreshness(path, checks.get(path), record.changed_at, len(record.documents))
-                    for path, record in sorted(records.items()))
-    return StalenessReport(now, float(unchecked_days), documents, sources, _retrieved_ages(kb, searches, freshness))
+    return StalenessReport(now, float(unchecked_days), documents, source_freshness(records, checks),
+                           _retrieved_ages(kb, searches, freshness))
+
+
+def source_freshness(records: dict, checks: dict[str, float]) -> tuple[SourceFreshness, ...]:
+    """Each synced source (``kb.store.sources()``) with its last check (``kb.store.source_checks()``)."""
+    return tuple(SourceFreshness(path, checks.get(path), record.changed_at, len(record.documents))
+                 for path, record in sorted(records.items()))
+
+
+def unchecked_sources(kb: Any, unchecked_days: float, now: float | None = None) -> list[SourceFreshness]:
+    """The sources no sync looked at within ``unchecked_days``, reading the sources alone
+    (not every document, as the full report does)."""
+    cutoff = (time.time() if now is None else now) - unchecked_days * DAY
+    return _not_checked_since(source_freshness(kb.store.sources(), kb.store.source_checks()), cutoff)
+
+
+def _not_checked_since(sources: Sequence[SourceFreshness], cutoff: float) -> list[SourceFreshness]:
+    stale = [s for s in sources if s.checked_at is None or s.checked_at < cutoff]
+    return sorted(stale, key=lambda s: (s.checked_at or 0.0, s.source))
 
 
 def _retrieved_ages(kb: Any, searches: Sequence[Any], freshness: dict) -> tuple[float | None, ...]:

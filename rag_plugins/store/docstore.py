@@ -270,10 +270,10 @@ class DocumentStore:
         with self.transaction() as conn:
             write_sources(conn, changes, checked)
 
-    def source_checks(self) -> dict[str, float]:
-        """When a sync last looked at each source."""
+    def source_checks(self, path: str | None = None) -> dict[str, float]:
+        """When a sync last looked at each source (or at ``path`` alone)."""
         with self._guard() as conn:
-            return read_source_checks(conn)
+            return read_source_checks(conn, path)
 
     def document_ids(self) -> list[str]:
         with self._guard() as conn:

@@ -287,8 +287,10 @@ class KnowledgeBase:
         if info is None:
             raise DocumentNotFoundError(f"no committed document with id {doc_id!r}")
         source = self.store.get_document(doc_id).metadata.get("source")
-        synced_from = [path for path, record in self.store.sources().items() if doc_id in record.documents]
-        checked = self.store.source_checks().get(synced_from[0]) if synced_from else None
+        checked = self.store.source_checks(source).get(source) if isinstance(source, str) else None
+        if checked is None:  # from a source its documents do not name (a Slack export, a framework loader)
+            synced_from = [path for path, record in self.store.sources().items() if doc_id in record.documents]
+            checked = self.store.source_checks(synced_from[0]).get(synced_from[0]) if synced_from else None
         return {**info, "source": source if isinstance(source, str) else None,
                 "last_checked": checked if checked is not None else info["updated_at"]}
 
@@ -385,7 +387,7 @@ class KnowledgeBase:
         (:func:`rag_plugins.store.committing.commit_staged`).
 
         ``gate(kb)`` runs with ``kb`` searching the new generation before anyone else can
-        (a :class:`~rag_plugins.ops.regression.RegressionGate`, say); when it raises, nothing
+        (a :class:`~rag_plugins.ops.gate.RegressionGate`, say); when it raises, nothing
         is published and the changes stay staged (``rollback()`` drops them)."""
         self._require_writer("commit")
         with self._commit_lock:
@@ -517,18 +519,8 @@ class KnowledgeBase:
     def hits(self, rows: np.ndarray, scores: np.ndarray, source: str) -> list[Hit]:
         """Chunk rows an index returned, as ranked hits credited to ``source`` (built from
         the searched generation's chunk table: no SQLite read for a text searched lately)."""
-        table = getattr(pinned_now(self) or pinned(self, self._current()), "chunks", None)
-        if table is not None:
-            return Hit.ranked(table.chunks(rows), np.asarray(scores, dtype=np.float64).tolist(), source)
-        chunks = self.store.chunks_by_row(rows.tolist())
-        missing = [r for r in rows.tolist() if r not in chunks]
-        if missing:  # rows a leased generation shows are kept, so this is damage
-            raise IndexCorruptedError(
-                f"{self.path / 'kb.sqlite'} lacks chunk rows {missing[:5]} that the index holds; "
-                "restore the knowledge base from a backup or rebuild it"
-            )
-        return [Hit(chunks[row], float(score), {source: float(score)}, {source: rank}, (source,))
-                for rank, (row, score) in enumerate(zip(rows.tolist(), scores.tolist()), start=1)]
+        snap = pinned_now(self) or pinned(self, self._current())
+        return Hit.ranked(snap.chunks.chunks(rows), np.asarray(scores, dtype=np.float64).tolist(), source)
 
     # retrievers, from the catalog ----------------------------------------------------------
     def retriever(self, kind: str, **options: Any) -> Any:

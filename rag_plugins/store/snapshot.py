@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
@@ -61,11 +62,15 @@ class Snapshot:
         """Positions a search under ``filters`` may return; None means all. Hidden chunks
         (generated text) are left out unless the filter names ``generated``."""
         if filters is None:
-            return None if self.hidden is None else np.flatnonzero(~self.hidden)
+            return None if self.hidden is None else self._visible
         mask = self.metadata.mask(filters)
         if self.hidden is not None and GENERATED not in filters:
             mask = mask & ~self.hidden
         return np.flatnonzero(mask)
+
+    @cached_property
+    def _visible(self) -> np.ndarray:
+        return np.flatnonzero(~self.hidden)
 
     def allowed_rows(self, filters: Mapping[str, Any] | None) -> np.ndarray | None:
         """Chunk rows a search under ``filters`` may return; None (no filter) means all."""

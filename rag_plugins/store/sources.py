@@ -87,12 +87,15 @@ def _check_row(path: str, checked_at: float) -> tuple:
     return (*values, digest(json.dumps(values).encode()))
 
 
-def read_source_checks(conn: sqlite3.Connection) -> dict[str, float]:
-    """When a sync last looked at each source (sources synced before this was recorded: absent)."""
+def read_source_checks(conn: sqlite3.Connection, path: str | None = None) -> dict[str, float]:
+    """When a sync last looked at each source, or at ``path`` alone (sources synced before
+    this was recorded: absent)."""
     if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='source_checks'").fetchone() is None:
         return {}
+    rows = conn.execute("SELECT * FROM source_checks" + (" WHERE path=?" if path is not None else ""),
+                        () if path is None else (path,))
     checks = {}
-    for path, checked_at, checksum in conn.execute("SELECT * FROM source_checks"):
+    for path, checked_at, checksum in rows:
         if _check_row(path, checked_at)[-1] != checksum:
             raise IndexCorruptedError(f"the last-checked time of {path!r} does not match its checksum; "
                                       "run a sync to record it again, or restore kb.sqlite from a backup")
