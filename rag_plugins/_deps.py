@@ -18,6 +18,8 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "prometheus_client": ("prometheus_client", "metrics"),
     "matplotlib": ("matplotlib", "report"),
     "opentelemetry.trace": ("opentelemetry-api", "otel"),
+    "onnxruntime": ("onnxruntime", "onnx"),
+    "onnxruntime.quantization": ("onnx", "onnx"),
 }
 
 

@@ -157,3 +157,14 @@ def test_otel_example_nests_the_retrieval_span_under_the_application(tmp_path, m
     assert "span 'rag_plugins.retrieval' (parent 'retrieval')" in out
     assert "gen_ai.operation.name = retrieval" in out and "gen_ai.retrieval.top_k = 2" in out
     assert "metrics: gen_ai.retrieval.duration, rag_plugins.searches" in out
+
+
+def test_faster_encoders_example_compares_refuses_and_moves_a_base(tmp_path, minilm_path):
+    out = run_example("faster_encoders.py", tmp_path, minilm_path, "--limit", "20",
+                      XDG_CACHE_HOME=str(tmp_path / "cache"))
+    assert "torch: 20 documents, recorded backend 'torch'" in out
+    assert "onnx-int8: 20 documents, recorded backend 'onnx-int8'" in out
+    assert "dense query p50: torch" in out and "top hit the same for" in out
+    assert "refused: " in out and "on the onnx-int8 backend" in out
+    assert "switched: the base now searches with onnx-int8" in out
+    assert list((tmp_path / "cache" / "rag-plugins" / "onnx").glob("*/model.onnx"))

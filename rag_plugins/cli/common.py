@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from rag_plugins._model_files import EMBEDDING_MODEL_ENV, configured_embedding_model
+from rag_plugins.embeddings.onnx_backend import BACKENDS
 from rag_plugins._files import write_text_atomically
 from rag_plugins.embeddings.sentence_transformer import DEFAULT_EMBEDDING_MODEL
 from rag_plugins.catalog import CATALOG, route_options
@@ -40,9 +41,17 @@ def index_needs(kind: str, base: str | None = None) -> dict[str, bool]:
 def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--embedding-model", help="sentence-transformers id or local folder (default for new bases: "
                                              f"${EMBEDDING_MODEL_ENV} if set, else {DEFAULT_EMBEDDING_MODEL})")
+    add_backend_arg(p)
     p.add_argument("--chunk-size", type=int, help="chunk size for a new base: model tokens (default 512), or words "
                                                   "without a model (default 200)")
     p.add_argument("--chunk-overlap", type=int, help="overlap between chunks for a new base")
+
+
+def add_backend_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--embedding-backend", choices=BACKENDS,
+                   help="what runs the embedding model: torch (default for new bases), onnx, or onnx-int8 (ONNX "
+                        "Runtime on the CPU, exported once from the local model); an existing base keeps the "
+                        "backend it was embedded with")
 
 
 def add_index_dir_args(p: argparse.ArgumentParser) -> None:
@@ -156,7 +165,7 @@ def open_kb(directory: Path, args: argparse.Namespace, dense: bool, graph: bool 
         embedder = args.embedding_model  # None: the base reloads its recorded model
     else:
         embedder = args.embedding_model or configured_embedding_model(DEFAULT_EMBEDDING_MODEL)
-    kb = KnowledgeBase.open(directory, embedder=embedder,
+    kb = KnowledgeBase.open(directory, embedder=embedder, embedding_backend=getattr(args, "embedding_backend", None),
                             chunk_size=None if exists else args.chunk_size,
                             chunk_overlap=None if exists else args.chunk_overlap,
                             graph=None if exists else (graph or None))
@@ -187,6 +196,12 @@ def add_rerank_args(p: argparse.ArgumentParser, depth: int = 100) -> None:
     p.add_argument("--rerank", metavar="MODEL_OR_PATH", help="rerank with this cross-encoder (id or local folder)")
     p.add_argument("--rerank-depth", type=int, default=depth, help=f"candidates reranked per query (default {depth})")
     p.add_argument("--rerank-max-length", type=int, default=512, help="cross-encoder max tokens per pair")
+    add_rerank_backend_arg(p)
+
+
+def add_rerank_backend_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rerank-backend", choices=BACKENDS, default="torch",
+                   help="what runs the cross-encoder: torch (default), onnx or onnx-int8 (ONNX Runtime on the CPU)")
 
 
 def make_pipeline(kb: KnowledgeBase, args: argparse.Namespace) -> Any:
@@ -195,7 +210,8 @@ def make_pipeline(kb: KnowledgeBase, args: argparse.Namespace) -> Any:
     if getattr(args, "rerank", None):
         from rag_plugins.rerank import CrossEncoderReranker, RerankedRetriever
 
-        reranker = CrossEncoderReranker(args.rerank, max_length=args.rerank_max_length)
+        reranker = CrossEncoderReranker(args.rerank, max_length=args.rerank_max_length,
+                                        backend=getattr(args, "rerank_backend", "torch"))
         reranker.warm_up()
         retriever = RerankedRetriever(retriever, reranker, depth=args.rerank_depth)
     return retriever

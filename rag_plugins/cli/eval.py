@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
                                       chunk_depth=1 if args.rerank else 3, on_hits=record)
         query_seconds = time.perf_counter() - t0
         model = kb.settings["embedding"]["model_id"] if kb.settings["embedding"] else None
+        backend = kb.settings["embedding"].get("backend", "torch") if kb.settings["embedding"] else None
     metrics: dict[str, Any] = dict(evaluate_run(run_, dataset, cutoffs=sorted({1, 5, 10, args.k})))
     metrics.update(
         n_queries=len(dataset.queries),
@@ -95,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
         config={"dataset": str(args.dataset), "split": args.split, "retriever": args.retriever,
                 "fusion": args.fusion if "hybrid" in args.retriever else None,
                 "graph_mode": args.graph_mode if "graph" in args.retriever else None,
-                "embedding_model": model, "k": args.k,
-                "rerank": args.rerank, "rerank_depth": args.rerank_depth if args.rerank else None},
+                "embedding_model": model, "embedding_backend": backend, "k": args.k,
+                "rerank": args.rerank, "rerank_backend": args.rerank_backend if args.rerank else None, "rerank_depth": args.rerank_depth if args.rerank else None},
     )
     if args.retriever == "routed":
         metrics["routing"] = {**routed.describe(), "router_path": args.router_path,

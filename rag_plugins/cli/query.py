@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rag_plugins.catalog import CATALOG
 from rag_plugins.cli.common import (
+    add_backend_arg, add_rerank_backend_arg,
     add_graph_args, add_iterative_args, add_retriever_args, add_router_args, make_retriever, parse_filter,
 )
 from rag_plugins.errors import RagPluginsError
@@ -28,8 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--k", type=int, default=5, help="hits to return (default 5)")
     p.add_argument("--filter", help='metadata filter as JSON, e.g. \'{"lang": "en"}\'')
     p.add_argument("--embedding-model", help="must be the model the base was built with")
+    add_backend_arg(p)
     p.add_argument("--rerank", metavar="MODEL_OR_PATH", help="rerank candidates with this cross-encoder")
     p.add_argument("--rerank-depth", type=int, default=50, help="candidates to rerank (default 50)")
+    add_rerank_backend_arg(p)
     p.add_argument("--json", action="store_true", help="print hits as JSON")
     p.set_defaults(func=run)
 
@@ -39,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     filters = parse_filter(args.filter)  # before loading any model
     if not (directory / "kb.sqlite").exists():
         raise RagPluginsError(f"{directory} is not a knowledge base; create it with: rag-plugins index PATH --kb {directory}")
-    with KnowledgeBase.open(directory, embedder=args.embedding_model, read_only=True) as kb:
+    with KnowledgeBase.open(directory, embedder=args.embedding_model, read_only=True,
+                            embedding_backend=args.embedding_backend) as kb:
         kind = args.retriever
         missing = CATALOG.needs(kind, getattr(args, "base", None)) - set(kb.index_kinds)
         if "graph" in missing:
@@ -56,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         if args.rerank:
             from rag_plugins.rerank import CrossEncoderReranker, RerankedRetriever
 
-            retriever = RerankedRetriever(retriever, CrossEncoderReranker(args.rerank), depth=args.rerank_depth)
+            retriever = RerankedRetriever(retriever, CrossEncoderReranker(args.rerank, backend=args.rerank_backend), depth=args.rerank_depth)
         hits = retriever.retrieve(args.query, k=args.k, filters=filters)
         documents = {h.chunk.document_id: kb.document_info(h.chunk.document_id) for h in hits}
     if args.json:

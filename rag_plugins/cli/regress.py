@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from rag_plugins.cli.common import add_graph_args, add_retriever_args, add_router_args, make_retriever
+from rag_plugins.cli.common import add_backend_arg, add_graph_args, add_retriever_args, add_router_args, make_retriever
 from rag_plugins.errors import InvalidInputError, RagPluginsError
 from rag_plugins.ops.gate import BASELINE, GOLDEN, RegressionGate
 from rag_plugins.store.knowledge_base import KnowledgeBase
@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="how far overall recall@k or MRR@k may fall below the baseline (default 0.02)")
     p.add_argument("--update-baseline", action="store_true", help="record this run as the new baseline")
     p.add_argument("--embedding-model", help="load the base's embedding model from here (e.g. a local copy)")
+    add_backend_arg(p)
     add_retriever_args(p)
     add_graph_args(p)
     add_router_args(p)
@@ -45,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     gate = RegressionGate(golden_path, Path(args.baseline) if args.baseline else directory / BASELINE,
                           retriever=lambda kb: make_retriever(kb, args.retriever, args.fusion, args.graph_mode, args),
                           k=args.k, margin=args.margin)
-    with KnowledgeBase.open(directory, embedder=args.embedding_model, read_only=True) as kb:
+    with KnowledgeBase.open(directory, embedder=args.embedding_model, read_only=True,
+                            embedding_backend=args.embedding_backend) as kb:
         verdict = gate.evaluate(kb, update_baseline=args.update_baseline)
     print("\n".join(verdict.lines()))
     if args.json:

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from rag_plugins.cli.common import add_fusion_arg, add_graph_args, make_retriever
+from rag_plugins.embeddings.onnx_backend import BACKENDS
+from rag_plugins.embeddings.sentence_transformer import SentenceTransformerEmbedder
 from rag_plugins.errors import InvalidInputError, RagPluginsError, RegressionGateError
 from rag_plugins.ops.drift import measure_drift, sample_queries
 from rag_plugins.ops.gate import DRIFT, GOLDEN, RegressionGate, write_json
@@ -41,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_fusion_arg(p)
     add_graph_args(p)
     p.add_argument("--embedding-model", help="load the base's current model from here (e.g. a local copy)")
+    p.add_argument("--embedding-backend", choices=BACKENDS,
+                   help="what runs the new --model: torch (default), onnx or onnx-int8; re-index with the same "
+                        "--model and another backend to move the base to that backend")
     p.add_argument("--json", action="store_true", help="also print the outcome as one JSON object, last line")
     p.set_defaults(func=run)
 
@@ -51,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
         raise RagPluginsError(f"{directory} is not a knowledge base; create it with: rag-plugins sync PATH --kb {directory}")
     if args.sample < 1 or args.k < 1:
         raise InvalidInputError("--sample and --k must be at least 1")
-    if args.model is None and (args.queries or args.gate):
-        raise InvalidInputError("--queries and --gate go with --model (a new re-index); to switch to a pending "
+    if args.model is None and (args.queries or args.gate or args.embedding_backend):
+        raise InvalidInputError("--queries, --gate and --embedding-backend go with --model (a new re-index); to switch to a pending "
                                 "generation already built, pass --switch")
     with KnowledgeBase.open(directory, embedder=args.embedding_model) as kb:
         outcome: dict[str, Any] = {}
@@ -88,7 +93,7 @@ def _act(kb: KnowledgeBase, args: argparse.Namespace, outcome: dict[str, Any]) -
     if gate is not None:
         gate.record_baseline_if_missing(kb)
     was = kb.generation
-    pending = kb.reindex(args.model)
+    pending = kb.reindex(SentenceTransformerEmbedder(args.model, backend=args.embedding_backend or "torch"))
     print(f"re-embedded {kb.chunk_count} chunks with {pending.model_id}: pending generation {pending.generation}, "
           f"beside generation {was}, which keeps serving")
     candidate = kb.standby_snapshot()

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from rag_plugins.cli.common import add_router_args, make_router
+from rag_plugins.cli.common import add_backend_arg, add_rerank_backend_arg, add_router_args, make_router
 from rag_plugins.errors import EmptyIndexError, RagPluginsError
 from rag_plugins.store.knowledge_base import KnowledgeBase
 
@@ -23,9 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve-mcp", help="serve a knowledge base's search tools to MCP agents over stdio")
     p.add_argument("kb", help="a knowledge-base directory (rag-plugins index, or eval --index-dir)")
     p.add_argument("--embedding-model", help="load the base's embedding model from here (e.g. a local copy)")
+    add_backend_arg(p)
     add_router_args(p, when="for the routed 'search' tool: ")
     p.add_argument("--rerank", metavar="MODEL_OR_PATH", help="rerank every search with this cross-encoder")
     p.add_argument("--rerank-depth", type=int, default=50, help="candidates reranked per search (default 50)")
+    add_rerank_backend_arg(p)
     p.add_argument("--confidence", metavar="FILE", help="a fitted confidence estimator (rag-plugins calibrate): "
                                                          "weak evidence answers 'insufficient evidence'")
     p.add_argument("--abstain-below", type=float, help="abstain below this confidence (default: the estimator's)")
@@ -70,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
                               f"rag-plugins index PATH --kb {directory}")
     statistics = args.bm25_statistics or ("filtered" if args.pin_filter is not None else "collection")
     with KnowledgeBase.open(directory, embedder=args.embedding_model, read_only=True,
+                            embedding_backend=args.embedding_backend,
                             bm25_statistics=statistics) as kb:
         if args.pin_filter is not None:
             _check_pin(kb, args.pin_filter)
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         if args.rerank:
             from rag_plugins.rerank import CrossEncoderReranker
 
-            reranker = CrossEncoderReranker(args.rerank)
+            reranker = CrossEncoderReranker(args.rerank, backend=args.rerank_backend)
             reranker.warm_up()
         if args.confidence:
             from rag_plugins.confidence import ConfidenceEstimator

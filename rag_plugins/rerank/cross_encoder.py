@@ -10,6 +10,8 @@ from rag_plugins._deps import require
 from rag_plugins._device import LazyModel
 from rag_plugins._model_files import check_loadable, configured_rerank_model, model_directory
 from rag_plugins._validation import check_k, check_query
+from rag_plugins.embeddings import fingerprint as fp
+from rag_plugins.embeddings import onnx_backend
 from rag_plugins.errors import InvalidInputError, ModelLoadError
 from rag_plugins.rerank.head import check_trained_head
 from rag_plugins.rerank.hits import check_hits, rescored
@@ -29,7 +31,9 @@ class CrossEncoderReranker(LazyModel):
 
     The model loads on first use: CUDA (in fp16) when available, else MPS or CPU. Pairs are
     scored in batches sorted by length, so short passages are not padded to long ones;
-    ``batch_rerank`` pools the pairs of many queries into one sorted pass. Passages are
+    ``batch_rerank`` pools the pairs of many queries into one sorted pass. ``backend``
+    ``"onnx"`` or ``"onnx-int8"`` runs the model through ONNX Runtime on the CPU
+    (exported once from the local weights, see :mod:`rag_plugins.embeddings.onnx_backend`). Passages are
     read with their title and heading path (:attr:`Chunk.contextual_text`) unless
     ``use_context=False``. A model that is not a cross-encoder (an embedding model, whose
     relevance head would be created with random weights) is refused with ``ModelLoadError``.
@@ -50,22 +54,27 @@ class CrossEncoderReranker(LazyModel):
         *,
         device: str | None = None,
         max_length: int | None = 512,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         fp16: bool | None = None,
         use_context: bool = True,
         revision: str | None = None,
         name: str = "rerank",
         show_progress: bool = False,
         model_kwargs: dict[str, Any] | None = None,
+        backend: str = "torch",
     ):
         if model_name_or_path is None:
             model_name_or_path = configured_rerank_model(DEFAULT_RERANK_MODEL)
         if not isinstance(model_name_or_path, str) or not model_name_or_path.strip():
             raise InvalidInputError("model_name_or_path must be a model id or a local folder path")
-        super().__init__(device)
+        self.backend = onnx_backend.check_backend(backend, device)
+        if fp16 and backend != "torch":
+            raise InvalidInputError(f"fp16 is for torch on a GPU; the {backend} backend runs on the CPU: drop fp16")
+        super().__init__("cpu" if backend != "torch" else device)
         self.model_id = model_name_or_path
         self.max_length = None if max_length is None else check_k(max_length, "max_length")
-        self.batch_size = check_k(batch_size, "batch_size")
+        self.batch_size = check_k(onnx_backend.DEFAULT_BATCH["cross-encoder"][self.backend] if batch_size is None else batch_size,
+                                  "batch_size")
         self.fp16 = fp16
         self.use_context = use_context
         self.revision = revision
@@ -96,6 +105,12 @@ class CrossEncoderReranker(LazyModel):
         check_trained_head(model, self.model_id, model_directory(self.model_id, self.revision))
         if self.fp16 if self.fp16 is not None else str(device).startswith("cuda"):
             model.half()
+        if self.backend != "torch":
+            directory = model_directory(self.model_id, self.revision)
+            key = fp.files_key(directory, {"model_id": self.model_id, "revision": self.revision, "role": "cross-encoder"})
+            weights = fp.cached_fingerprint(key, lambda: fp.full_fingerprint(model),
+                                            lambda: fp.files_key(directory, key["settings"]) if key else None)
+            onnx_backend.run_with_onnx(model, self.backend, weights, "cross-encoder")
         return model
 
     # scoring ----------------------------------------------------------------------------

@@ -156,12 +156,16 @@ class KnowledgeBase:
         bm25_statistics: str = "collection",
         verify: bool = True,
         include_generated: bool = False,
+        embedding_backend: str | None = None,
     ) -> "KnowledgeBase":
         """Open the knowledge base at ``path``, creating it if it does not exist.
 
         ``embedder`` is an :class:`~rag_plugins.protocols.Embedder` or a sentence-transformers
         model id/path. A new base without one is BM25-only. An existing base reloads its
         recorded model when ``embedder`` is omitted, and refuses a different one.
+        ``embedding_backend`` (``"torch"``, ``"onnx"``, ``"onnx-int8"``) runs a model given
+        by id, or the recorded one, on that backend; an existing base reopens on the backend
+        it was embedded with, and refuses another (its vectors would differ slightly).
         ``index_context`` (default True) puts each chunk's document title (metadata
         ``title``) and heading path above its text in what BM25 and the embedder see.
         ``graph`` builds a knowledge graph as well: ``True`` for the default
@@ -193,7 +197,7 @@ class KnowledgeBase:
             chunk_size, chunk_overlap, analyzer, bm25, vector_index, index_context, indexes), graph=graph,
             show_progress=show_progress, use_gpu=use_gpu, read_only=read_only, lock_timeout=lock_timeout,
             auto_refresh=auto_refresh, bm25_statistics=bm25_statistics, verify=verify,
-            include_generated=include_generated)
+            include_generated=include_generated, embedding_backend=embedding_backend)
 
     def _services(self) -> StoreServices:
         return StoreServices(self.path, self.store, self.settings, self.embeddings, self.extractor, self.use_gpu,

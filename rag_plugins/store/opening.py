@@ -24,7 +24,7 @@ from rag_plugins.store.manifest import FORMAT_VERSION, check_format_version
 def open_base(cls: type, path: Path, *, embedder: Embedder | str | None, requested: dict[str, Any],
               graph: bool | Extractor | None, show_progress: bool | None, use_gpu: bool | None, read_only: bool,
               lock_timeout: float, auto_refresh: bool, bm25_statistics: str, verify: bool,
-              include_generated: bool = False) -> Any:
+              include_generated: bool = False, embedding_backend: str | None = None) -> Any:
     """:meth:`KnowledgeBase.open`'s work (``cls`` is the class to make); a failed first open
     leaves nothing behind."""
     if bm25_statistics not in BM25_STATISTICS:
@@ -44,12 +44,9 @@ def open_base(cls: type, path: Path, *, embedder: Embedder | str | None, request
     store = None
     try:
         store = DocumentStore(path / "kb.sqlite", read_only=read_only)
-        if isinstance(embedder, str):
-            from rag_plugins.embeddings.sentence_transformer import SentenceTransformerEmbedder
-
-            embedder = SentenceTransformerEmbedder(embedder)
-        given_embedder = embedder
         version = store.get_meta("format_version") if store.has_schema() else None
+        embedder = base_settings.given_embedder(embedder, embedding_backend, version is None)
+        check_embedder_now = embedder is not None or embedding_backend is not None
         extractor = base_settings.as_extractor(graph)
         if version is None:
             if read_only:
@@ -78,13 +75,13 @@ def open_base(cls: type, path: Path, *, embedder: Embedder | str | None, request
                 store.add_missing_tables()
             settings = base_settings.checked_settings(store, path)
             base_settings.check_requested(settings, requested, path)
-            embedder = base_settings.resolve_embedder(settings, embedder, path)
+            embedder = base_settings.resolve_embedder(settings, embedder, path, embedding_backend)
             extractor = base_settings.resolve_extractor(settings.get("graph"), extractor, graph, path)
         counter = embedder.count_tokens if embedder is not None and hasattr(embedder, "count_tokens") else None
         chunker = StructureAwareChunker(settings["chunk_size"], settings["chunk_overlap"], counter)
         kb = cls(path, store, settings, embedder, chunker, show_progress, use_gpu, extractor,
                  writer, auto_refresh, bm25_statistics, include_generated)
-        if version is not None and given_embedder is not None:
+        if version is not None and check_embedder_now:
             kb._check_embedder()
         if writer is not None:
             kb.collect_garbage()

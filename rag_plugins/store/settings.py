@@ -73,7 +73,15 @@ def embedding_entry(embedder: Embedder) -> dict[str, Any]:
     """The settings entry that records which model embedded a generation."""
     return {"model_id": embedder.model_id, "revision": getattr(embedder, "revision", None),
             "fingerprint": embedder.fingerprint, "dimension": int(embedder.dimension),
-            "normalize": bool(embedder.normalize)}
+            "normalize": bool(embedder.normalize), "backend": backend_of(embedder)}
+
+
+def backend_of(embedder_or_entry: Any) -> str:
+    """What ran the model: an embedder's ``backend``, or a settings entry's (bases recorded
+    before backends existed were all embedded by torch)."""
+    if isinstance(embedder_or_entry, Mapping):
+        return embedder_or_entry.get("backend") or "torch"
+    return getattr(embedder_or_entry, "backend", None) or "torch"
 
 
 def new_settings(embedder: Embedder | None, requested: dict[str, Any], extractor: Extractor | None) -> dict[str, Any]:
@@ -139,9 +147,32 @@ def upgrade(store: DocumentStore, path: Path, read_only: bool) -> None:
     store.set_meta("settings_sha256", settings_digest(settings))
 
 
-def resolve_embedder(settings: dict[str, Any], embedder: Embedder | None, path: Path) -> Embedder | None:
+def given_embedder(embedder: Embedder | str | None, backend: str | None, new_base: bool) -> Embedder | None:
+    """``open``'s ``embedder=`` and ``embedding_backend=`` as an embedder (``None``: the
+    base's recorded one, or none for a new BM25-only base)."""
+    from rag_plugins.embeddings.sentence_transformer import SentenceTransformerEmbedder
+
+    if isinstance(embedder, str):
+        return SentenceTransformerEmbedder(embedder, backend=backend or "torch")
+    if backend is not None:
+        if embedder is None and new_base:
+            raise InvalidInputError(
+                "embedding_backend applies to an embedding model, and a new base without embedder= is "
+                "BM25-only: pass embedder= (a model id or folder) as well"
+            )
+        if embedder is not None and backend_of(embedder) != backend:
+            raise InvalidInputError(
+                f"embedding_backend={backend!r} but the embedder given runs on {backend_of(embedder)!r}; "
+                "pass the backend to the embedder itself (SentenceTransformerEmbedder(..., backend=...))"
+            )
+    return embedder
+
+
+def resolve_embedder(settings: dict[str, Any], embedder: Embedder | None, path: Path,
+                     backend: str | None = None) -> Embedder | None:
     """The embedder an existing base searches with: the one given (checked once the base is
-    open), else its recorded model (or the folder ``$RAG_PLUGINS_EMBEDDING_MODEL`` names)."""
+    open), else its recorded model (or the folder ``$RAG_PLUGINS_EMBEDDING_MODEL`` names) on
+    ``backend``, by default the recorded one."""
     recorded = settings.get("embedding")
     if recorded is None:
         if embedder is not None:
@@ -155,7 +186,8 @@ def resolve_embedder(settings: dict[str, Any], embedder: Embedder | None, path: 
         from rag_plugins.embeddings.sentence_transformer import SentenceTransformerEmbedder
 
         return SentenceTransformerEmbedder(configured_embedding_model(recorded["model_id"]),
-                                           revision=recorded.get("revision"), normalize=recorded["normalize"])
+                                           revision=recorded.get("revision"), normalize=recorded["normalize"],
+                                           backend=backend or backend_of(recorded))
     return embedder
 
 
@@ -169,13 +201,22 @@ def load_recorded_embedder(settings: dict[str, Any], path: Path) -> Embedder:
     embedder = resolve_embedder(settings, None, path)
     if embedder.fingerprint != recorded["fingerprint"] and embedder.model_id != recorded["model_id"]:
         embedder = SentenceTransformerEmbedder(recorded["model_id"], revision=recorded.get("revision"),
-                                               normalize=recorded["normalize"])
+                                               normalize=recorded["normalize"], backend=backend_of(recorded))
     check_same_model(recorded, embedder, path, embedder.fingerprint)
     return embedder
 
 
 def check_same_model(recorded: dict[str, Any], embedder: Embedder, path: Path, fingerprint: str) -> None:
     if recorded["fingerprint"] != fingerprint or recorded["dimension"] != embedder.dimension:
+        was, given = backend_of(recorded), backend_of(embedder)
+        if was != given:
+            raise EmbeddingModelMismatchError(
+                f"{path} was embedded by {recorded['model_id']!r} on the {was} backend, and the embedder "
+                f"given runs it on {given}; their vectors differ slightly, so they are not mixed. Search "
+                f"with the base's own backend (command line: --embedding-backend {was}, or leave it out; "
+                f"Python: KnowledgeBase.open without embedding_backend), or move the base: rag-plugins "
+                f"reindex --kb {path} --model {embedder.model_id} --embedding-backend {given}, then switch"
+            )
         raise EmbeddingModelMismatchError(
             f"{path} was embedded with {recorded['model_id']!r} (fingerprint "
             f"{recorded['fingerprint'][:19]}, dimension {recorded['dimension']}), but the embedder "

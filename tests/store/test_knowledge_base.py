@@ -244,7 +244,8 @@ def test_manifest_records_model_and_checksums(tmp_path, embedder, corpus):
         manifest = kb.manifest()
     assert manifest["format_version"] == 2
     assert manifest["embedding"] == {"model_id": embedder.model_id, "revision": None,
-                                     "fingerprint": embedder.fingerprint, "dimension": 384, "normalize": True}
+                                     "fingerprint": embedder.fingerprint, "dimension": 384, "normalize": True,
+                                     "backend": "torch"}
     assert set(manifest["files"]) >= {"bm25.json", "vectors.faiss", "bm25_post_tf.npy"}
     assert all(len(v) == 64 for v in manifest["files"].values())
     assert json.loads((tmp_path / "kb" / "generations" / "000001" / "manifest.json").read_text()) == manifest
