@@ -28,11 +28,12 @@ from scifact import HERE, sequential_latency  # noqa: E402
 from rag_plugins.eval.beir import load_beir  # noqa: E402
 from rag_plugins.generation import ExtractiveBridgeGenerator  # noqa: E402
 from rag_plugins.iterative import IterativeRetriever, IterRetGen  # noqa: E402
+from rag_plugins.iterative.merge import DEFAULT_KEEP  # noqa: E402
 
 # the best of tune()'s grid on the tuning half (results/hotpotqa_iterative_tuning.json), averaged
 # over 2 and 3 iterations; also the ExtractiveBridgeGenerator defaults
 GENERATOR = {"top_hits": 5, "sentences": 3, "output": "entities", "use_titles": True}
-KEEP = 2
+KEEP = DEFAULT_KEEP  # chosen by benchmarks/confident_merge.py (was 2, the best of the grid below alone)
 
 
 def iterative(kb, base, iterations: int, keep: int = KEEP, generator: dict | None = None) -> IterativeRetriever:

@@ -20,6 +20,7 @@ from rag_plugins.embeddings.sentence_transformer import DEFAULT_EMBEDDING_MODEL
 from rag_plugins.catalog import CATALOG, route_options
 from rag_plugins.errors import KnowledgeBaseLockedError, RagPluginsError
 from rag_plugins.graph.retriever import MODES as GRAPH_MODES
+from rag_plugins.iterative.merge import DEFAULT_KEEP
 from rag_plugins.store.knowledge_base import KnowledgeBase
 from rag_plugins.store.locks import WriterLock
 
@@ -108,8 +109,9 @@ def add_iterative_args(p: argparse.ArgumentParser) -> None:
                    help="with --retriever iterative: retrieval rounds (ITER-RETGEN with the offline extractive generator)")
     p.add_argument("--base", choices=ITERATIVE_BASES, default="hybrid",
                    help="with --retriever iterative: the retriever each round uses")
-    p.add_argument("--keep", type=int, default=2,
-                   help="with --retriever iterative: each earlier round's best hits kept above the last round's")
+    p.add_argument("--keep", type=int, default=DEFAULT_KEEP,
+                   help="with --retriever iterative: each earlier round's best hits kept above the last round's "
+                        f"(default {DEFAULT_KEEP})")
 
 
 def make_router(args: argparse.Namespace) -> Any:

@@ -11,7 +11,7 @@ from rag_plugins.confidence.abstention import AbstentionPolicy
 from rag_plugins.errors import InvalidInputError
 from rag_plugins.generation.base import GenerationRequest, Generator
 from rag_plugins.generation.context import ContextWindow, unique_hits
-from rag_plugins.iterative.merge import cascade_merge
+from rag_plugins.iterative.merge import DEFAULT_KEEP, cascade_merge
 from rag_plugins.iterative.pipeline import (
     IterativePipeline, Loop, RetrieveCall, abstention, timed_generation, timed_retrieval,
 )
@@ -58,7 +58,7 @@ class IterRetGen(IterativePipeline):
     name = "iter-retgen"
 
     def __init__(self, retriever: Retriever, generator: Generator, iterations: int = 2, k: int = 10,
-                 keep: int = 2, context: ContextWindow | None = None, policy: AbstentionPolicy | None = None,
+                 keep: int = DEFAULT_KEEP, context: ContextWindow | None = None, policy: AbstentionPolicy | None = None,
                  stop_confidence: float | None = None, stop_when_unchanged: bool = True,
                  query_template: str = "{question} {generation}",
                  on_step: Callable[[Step], None] | None = None):

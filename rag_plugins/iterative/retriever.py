@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from rag_plugins.iterative.merge import DEFAULT_KEEP
 from rag_plugins.iterative.pipeline import IterativePipeline
 from rag_plugins.iterative.trace import IterativeResult
 from rag_plugins.protocols import Filters, Retriever
@@ -52,7 +53,7 @@ def _annotated(result: IterativeResult, k: int) -> list[Hit]:
 
 
 def _iterative(kb: Any, base: "str | Retriever" = "hybrid", base_options: Any = None, iterations: int = 2,
-               keep: int = 2, generator: Any = None, name: str = "iterative") -> IterativeRetriever:
+               keep: int = DEFAULT_KEEP, generator: Any = None, name: str = "iterative") -> IterativeRetriever:
     """ITER-RETGEN over ``base`` with ``generator`` (default: the offline extractive bridge
     generator, which ranks sentences with the base's embedder)."""
     from rag_plugins.generation import ExtractiveBridgeGenerator

@@ -108,6 +108,21 @@ def test_graph_fuses_with_other_retrievers_and_keeps_evidence(kb):
     assert isinstance(kb.retriever("graph+hybrid"), GraphExpandedRetriever)
 
 
+def test_keep_first_puts_the_first_stages_best_hits_above_the_graphs(kb):
+    first = kb.bm25_retriever()
+    query = "fruit of the 1945 film"
+    leading = [h.chunk.id for h in first.retrieve(query, k=2)]
+    plain = GraphExpandedRetriever(first, kb.graph_retriever("bfs"), expand_top=1).retrieve(query, k=4)
+    kept = GraphExpandedRetriever(first, kb.graph_retriever("bfs"), expand_top=1, keep_first=2).retrieve(query, k=4)
+    assert leading == ["film#0", "pear#0"]
+    assert [h.chunk.id for h in plain[:2]] != leading  # the graph's hop outranks the second hit
+    assert [h.chunk.id for h in kept[:2]] == leading
+    assert {h.chunk.id for h in kept} <= {h.chunk.id for h in plain} | set(leading)
+    assert all("graph+hybrid" in h.scores for h in kept)  # the fused hits, not the first stage's
+    with pytest.raises(InvalidInputError, match="keep_first"):
+        GraphExpandedRetriever(first, kb.graph_retriever(), keep_first=0)
+
+
 def test_bad_arguments_raise_typed_errors(kb, tmp_path):
     with pytest.raises(InvalidInputError, match="unknown graph traversal"):
         kb.graph_retriever("dfs")
