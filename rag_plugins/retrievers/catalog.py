@@ -206,4 +206,5 @@ register_retriever(RetrieverKind(
     "graph+hybrid", "Hybrid search, then the knowledge graph expanded from its best hits. Best for multi-hop "
                     "questions that bridge two named entities or documents.",
     _graph_hybrid, needs=("bm25", "vectors", "graph"),
-    options=("fusion", "mode", "method", "weights", "expand_top", "share", "candidate_k", "name"), route=True))
+    options=("fusion", "mode", "method", "weights", "expand_top", "share", "candidate_k", "keep_first", "name"),
+    route=True))

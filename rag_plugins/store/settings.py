@@ -147,12 +147,16 @@ def upgrade(store: DocumentStore, path: Path, read_only: bool) -> None:
     store.set_meta("settings_sha256", settings_digest(settings))
 
 
-def given_embedder(embedder: Embedder | str | None, backend: str | None, new_base: bool) -> Embedder | None:
+def given_embedder(embedder: Embedder | str | None, backend: str | None,
+                   new_base: bool) -> Embedder | str | None:
     """``open``'s ``embedder=`` and ``embedding_backend=`` as an embedder (``None``: the
-    base's recorded one, or none for a new BM25-only base)."""
+    base's recorded one, or none for a new BM25-only base). A model named by id for an
+    existing base stays a string until the base's recorded backend is known."""
     from rag_plugins.embeddings.sentence_transformer import SentenceTransformerEmbedder
 
     if isinstance(embedder, str):
+        if backend is None and not new_base:
+            return embedder
         return SentenceTransformerEmbedder(embedder, backend=backend or "torch")
     if backend is not None:
         if embedder is None and new_base:
@@ -168,7 +172,7 @@ def given_embedder(embedder: Embedder | str | None, backend: str | None, new_bas
     return embedder
 
 
-def resolve_embedder(settings: dict[str, Any], embedder: Embedder | None, path: Path,
+def resolve_embedder(settings: dict[str, Any], embedder: Embedder | str | None, path: Path,
                      backend: str | None = None) -> Embedder | None:
     """The embedder an existing base searches with: the one given (checked once the base is
     open), else its recorded model (or the folder ``$RAG_PLUGINS_EMBEDDING_MODEL`` names) on
@@ -181,13 +185,15 @@ def resolve_embedder(settings: dict[str, Any], embedder: Embedder | None, path: 
                 "with an embedder. Index into a new directory to add dense retrieval"
             )
         return None
-    if embedder is None:
-        from rag_plugins._model_files import configured_embedding_model
-        from rag_plugins.embeddings.sentence_transformer import SentenceTransformerEmbedder
+    from rag_plugins._model_files import configured_embedding_model
+    from rag_plugins.embeddings.sentence_transformer import SentenceTransformerEmbedder
 
+    if embedder is None:
         return SentenceTransformerEmbedder(configured_embedding_model(recorded["model_id"]),
                                            revision=recorded.get("revision"), normalize=recorded["normalize"],
                                            backend=backend or backend_of(recorded))
+    if isinstance(embedder, str):  # a model named by id runs on the backend the base records
+        return SentenceTransformerEmbedder(embedder, backend=backend or backend_of(recorded))
     return embedder
 
 

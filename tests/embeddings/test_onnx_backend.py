@@ -102,6 +102,8 @@ def test_a_base_remembers_its_backend_and_refuses_another(tmp_path, minilm_path,
     with KnowledgeBase.open(tmp_path, read_only=True) as kb:
         assert kb.embedder.backend == "onnx-int8"
         assert kb.dense_retriever().retrieve("which fruit is sweet?", k=1)[0].document_id == "a"
+    with KnowledgeBase.open(tmp_path, read_only=True, embedder=minilm_path) as kb:  # named by id: its backend
+        assert kb.embedder.backend == "onnx-int8"
     with pytest.raises(EmbeddingModelMismatchError, match="on the onnx-int8 backend.*runs it on torch"):
         KnowledgeBase.open(tmp_path, read_only=True, embedding_backend="torch")
     with pytest.raises(EmbeddingModelMismatchError, match="--embedding-backend onnx-int8"):
@@ -164,3 +166,22 @@ def test_processes_exporting_at_once_all_end_with_a_whole_file(minilm_path, tmp_
     assert len({out for out, _ in outs}) == 1
     exported = list((tmp_path / "rag-plugins" / "onnx").glob("*/model.onnx"))
     assert len(exported) == 1 and not list((tmp_path / "rag-plugins" / "onnx").glob("*/.export-*"))
+
+
+def test_eval_records_the_backend_and_reuses_the_base_on_it(tmp_path, minilm_path, capsys):
+    from tests.beir_data import write_beir
+
+    data = write_beir(tmp_path / "tiny", [("d1", "Aspirin", "Aspirin relieves headaches."),
+                                          ("d2", "Malaria", "Malaria is spread by mosquitoes.")],
+                      {"q1": ("headache relief", ["d1"]), "q2": ("mosquito borne disease", ["d2"])})
+    out, index = tmp_path / "m.json", tmp_path / "index"
+    common = ["eval", str(data), "--split", "test", "--retriever", "dense", "--index-dir", str(index),
+              "--embedding-model", minilm_path, "--k", "2", "--output", str(out), "--run-file", str(tmp_path / "r")]
+    assert main([*common, "--embedding-backend", "onnx-int8"]) == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["config"]["embedding_backend"] == "onnx-int8" and metrics["recall@1"] == 1.0
+    assert main(common) == 0  # the reused base keeps its backend
+    assert json.loads(out.read_text())["config"]["embedding_backend"] == "onnx-int8"
+    capsys.readouterr()
+    assert main([*common, "--embedding-backend", "torch"]) == 2
+    assert "on the onnx-int8 backend" in capsys.readouterr().err
