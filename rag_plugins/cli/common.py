@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from rag_plugins._model_files import EMBEDDING_MODEL_ENV, configured_embedding_model
-from rag_plugins.embeddings.onnx_backend import BACKENDS
 from rag_plugins._files import write_text_atomically
+from rag_plugins.embeddings.onnx_backend import BACKENDS
 from rag_plugins.embeddings.sentence_transformer import DEFAULT_EMBEDDING_MODEL
 from rag_plugins.catalog import CATALOG, route_options
 from rag_plugins.errors import KnowledgeBaseLockedError, RagPluginsError

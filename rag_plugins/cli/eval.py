@@ -14,6 +14,7 @@ from rag_plugins.cli.common import (
     add_graph_args, add_iterative_args, add_router_args, add_index_dir_args, add_model_args, add_rerank_args,
     add_retriever_args, dataset_kb, index_needs, make_pipeline,
 )
+from rag_plugins.store.settings import backend_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
                                       chunk_depth=1 if args.rerank else 3, on_hits=record)
         query_seconds = time.perf_counter() - t0
         model = kb.settings["embedding"]["model_id"] if kb.settings["embedding"] else None
-        backend = kb.settings["embedding"].get("backend", "torch") if kb.settings["embedding"] else None
+        backend = backend_of(kb.settings["embedding"]) if kb.settings["embedding"] else None
     metrics: dict[str, Any] = dict(evaluate_run(run_, dataset, cutoffs=sorted({1, 5, 10, args.k})))
     metrics.update(
         n_queries=len(dataset.queries),
@@ -97,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
                 "fusion": args.fusion if "hybrid" in args.retriever else None,
                 "graph_mode": args.graph_mode if "graph" in args.retriever else None,
                 "embedding_model": model, "embedding_backend": backend, "k": args.k,
-                "rerank": args.rerank, "rerank_backend": args.rerank_backend if args.rerank else None, "rerank_depth": args.rerank_depth if args.rerank else None},
+                "rerank": args.rerank, "rerank_backend": args.rerank_backend if args.rerank else None,
+                "rerank_depth": args.rerank_depth if args.rerank else None},
     )
     if args.retriever == "routed":
         metrics["routing"] = {**routed.describe(), "router_path": args.router_path,

@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         if args.rerank:
             from rag_plugins.rerank import CrossEncoderReranker, RerankedRetriever
 
-            retriever = RerankedRetriever(retriever, CrossEncoderReranker(args.rerank, backend=args.rerank_backend), depth=args.rerank_depth)
+            reranker = CrossEncoderReranker(args.rerank, backend=args.rerank_backend)
+            retriever = RerankedRetriever(retriever, reranker, depth=args.rerank_depth)
         hits = retriever.retrieve(args.query, k=args.k, filters=filters)
         documents = {h.chunk.document_id: kb.document_info(h.chunk.document_id) for h in hits}
     if args.json:

@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if args.sample < 1 or args.k < 1:
         raise InvalidInputError("--sample and --k must be at least 1")
     if args.model is None and (args.queries or args.gate or args.embedding_backend):
-        raise InvalidInputError("--queries, --gate and --embedding-backend go with --model (a new re-index); to switch to a pending "
-                                "generation already built, pass --switch")
+        raise InvalidInputError("--queries, --gate and --embedding-backend go with --model (a new re-index); to "
+                                "switch to a pending generation already built, pass --switch")
     with KnowledgeBase.open(directory, embedder=args.embedding_model) as kb:
         outcome: dict[str, Any] = {}
         code = _act(kb, args, outcome)

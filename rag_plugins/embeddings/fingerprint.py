@@ -131,11 +131,17 @@ def cached_fingerprint(key: dict[str, Any] | None, compute: Callable[[], str],
     return value
 
 
-def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/rag-plugins/fingerprints`` (``~/.cache`` when unset or relative)."""
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/rag-plugins`` (``~/.cache`` when unset or relative): where model
+    fingerprints and ONNX exports are cached."""
     base = os.environ.get("XDG_CACHE_HOME", "")
     root = Path(base) if base and os.path.isabs(base) else Path(os.path.expanduser("~")) / ".cache"
-    return root / "rag-plugins" / "fingerprints"
+    return root / "rag-plugins"
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/rag-plugins/fingerprints``."""
+    return cache_root() / "fingerprints"
 
 
 def _plain(value: Any) -> Any:

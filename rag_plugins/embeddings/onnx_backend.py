@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from rag_plugins._deps import require
-from rag_plugins.embeddings.fingerprint import PREFIX, cache_dir
+from rag_plugins.embeddings.fingerprint import PREFIX, cache_root
 from rag_plugins.errors import InvalidInputError, ModelLoadError
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -77,7 +77,7 @@ def run_with_onnx(model: Any, backend: str, weights_fingerprint: str, what: str)
     module = model[0]
     output_key = _output_key(module, what)
     ort = require("onnxruntime", f"The {backend} backend")
-    path, temporary = _exported(model, module, output_key, backend, weights_fingerprint, what)
+    path, scratch = _exported(model, module, output_key, backend, weights_fingerprint, what)
     try:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -91,8 +91,8 @@ def run_with_onnx(model: Any, backend: str, weights_fingerprint: str, what: str)
         raise ModelLoadError(f"ONNX Runtime could not load {path} ({str(exc).splitlines()[0][:200]}); "
                              "delete the file and it is exported again") from exc
     finally:
-        if temporary:
-            path.unlink(missing_ok=True)
+        if scratch is not None:
+            _remove(scratch)
     inputs = [i.name for i in session.get_inputs()]
     module.forward = _forward(session, inputs, module.module_output_name)
 
@@ -124,26 +124,32 @@ def _forward(session: Any, inputs: list[str], output_name: str) -> Any:
     return forward
 
 
-def _exported(model: Any, module: Any, output_key: str, backend: str, weights_fingerprint: str,
-              what: str) -> tuple[Path, bool]:
-    """The ONNX file for ``backend`` (cached), and whether it is a temporary one to delete
-    after loading (when the cache cannot be written)."""
+def _cached_path(backend: str, weights_fingerprint: str) -> Path:
     key = hashlib.sha256(f"{RECIPE}\n{backend}\n{weights_fingerprint}\n{_versions()}".encode()).hexdigest()
-    folder = cache_dir().parent / "onnx" / key
-    target = folder / "model.onnx"
+    return cache_root() / "onnx" / key / "model.onnx"
+
+
+def _exported(model: Any, module: Any, output_key: str, backend: str, weights_fingerprint: str,
+              what: str) -> tuple[Path, Path | None]:
+    """The ONNX file for ``backend`` (cached), and the scratch folder to remove once it is
+    loaded when the cache cannot be written (``None`` otherwise). The int8 variant is
+    quantised from the fp32 export when that is cached already."""
+    target = _cached_path(backend, weights_fingerprint)
     if target.is_file():
-        return target, False
+        return target, None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(dir=folder, prefix=".export-"))
-        temporary = False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=".export-"))
+        cached = True
     except OSError:  # a read-only cache: export for this process only
         scratch = Path(tempfile.mkdtemp(prefix="rag-plugins-onnx-"))
-        temporary = True
+        cached = False
     try:
-        _log.info("exporting the %s to ONNX (%s) once; cached in %s", what, backend, folder)
-        fp32 = scratch / "fp32.onnx"
-        _export(model, module, output_key, fp32, what)
+        _log.info("exporting the %s to ONNX (%s) once; cached in %s", what, backend, target.parent)
+        fp32 = _cached_path("onnx", weights_fingerprint)
+        if backend == "onnx" or not fp32.is_file():
+            fp32 = scratch / "fp32.onnx"
+            _export(model, module, output_key, fp32, what)
         made = fp32
         if backend == "onnx-int8":
             quantization = require("onnxruntime.quantization", "The onnx-int8 backend")
@@ -151,13 +157,20 @@ def _exported(model: Any, module: Any, output_key: str, backend: str, weights_fi
             with _without_preprocessing_advice():
                 quantization.quantize_dynamic(str(fp32), str(made), weight_type=quantization.QuantType.QInt8,
                                               per_channel=True, op_types_to_quantize=["MatMul"])
-        final = Path(tempfile.mkstemp(prefix="rag-plugins-onnx-", suffix=".onnx")[1]) if temporary else target
-        os.replace(made, final)
-        return final, temporary
-    finally:
-        for leftover in scratch.glob("*"):
-            leftover.unlink(missing_ok=True)
-        scratch.rmdir()
+        if not cached:
+            return made, scratch
+        os.replace(made, target)
+        _remove(scratch)
+        return target, None
+    except BaseException:
+        _remove(scratch)
+        raise
+
+
+def _remove(folder: Path) -> None:
+    for leftover in folder.glob("*"):
+        leftover.unlink(missing_ok=True)
+    folder.rmdir()
 
 
 @contextlib.contextmanager

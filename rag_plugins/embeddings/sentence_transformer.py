@@ -63,6 +63,7 @@ class SentenceTransformerEmbedder(LazyModel):
         self.show_progress = show_progress
         self.model_kwargs = model_kwargs or {}
         self._fingerprint: str | None = None
+        self._weights: str | None = None
         self._files_key: dict[str, Any] | None = None
 
     def _load(self, device: str) -> Any:
@@ -104,7 +105,10 @@ class SentenceTransformerEmbedder(LazyModel):
         return self._fingerprint
 
     def _weights_fingerprint(self, model: Any) -> str:
-        return fp.cached_fingerprint(self._files_key, lambda: fp.full_fingerprint(model), self._current_files_key)
+        if self._weights is None:  # an ONNX backend needs it while loading, the fingerprint again after
+            self._weights = fp.cached_fingerprint(self._files_key, lambda: fp.full_fingerprint(model),
+                                                  self._current_files_key)
+        return self._weights
 
     @property
     def legacy_fingerprint(self) -> str | None:

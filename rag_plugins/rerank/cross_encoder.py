@@ -33,8 +33,8 @@ class CrossEncoderReranker(LazyModel):
     scored in batches sorted by length, so short passages are not padded to long ones;
     ``batch_rerank`` pools the pairs of many queries into one sorted pass. ``backend``
     ``"onnx"`` or ``"onnx-int8"`` runs the model through ONNX Runtime on the CPU
-    (exported once from the local weights, see :mod:`rag_plugins.embeddings.onnx_backend`). Passages are
-    read with their title and heading path (:attr:`Chunk.contextual_text`) unless
+    (exported once from the local weights, see :mod:`rag_plugins.embeddings.onnx_backend`).
+    Passages are read with their title and heading path (:attr:`Chunk.contextual_text`) unless
     ``use_context=False``. A model that is not a cross-encoder (an embedding model, whose
     relevance head would be created with random weights) is refused with ``ModelLoadError``.
     With no model named: ``$RAG_PLUGINS_RERANK_MODEL`` (an id or a folder) when set, else
@@ -73,8 +73,8 @@ class CrossEncoderReranker(LazyModel):
         super().__init__("cpu" if backend != "torch" else device)
         self.model_id = model_name_or_path
         self.max_length = None if max_length is None else check_k(max_length, "max_length")
-        self.batch_size = check_k(onnx_backend.DEFAULT_BATCH["cross-encoder"][self.backend] if batch_size is None else batch_size,
-                                  "batch_size")
+        default_batch = onnx_backend.DEFAULT_BATCH["cross-encoder"][self.backend]
+        self.batch_size = check_k(default_batch if batch_size is None else batch_size, "batch_size")
         self.fp16 = fp16
         self.use_context = use_context
         self.revision = revision
@@ -87,6 +87,9 @@ class CrossEncoderReranker(LazyModel):
         check_loadable(self.model_id, self.revision, "cross-encoder", "--rerank")
         st = require("sentence_transformers", "Cross-encoder reranking")
         torch = require("torch", "Cross-encoder reranking")
+        directory = model_directory(self.model_id, self.revision)
+        settings = {"model_id": self.model_id, "revision": self.revision, "role": "cross-encoder"}
+        files_key = fp.files_key(directory, settings) if self.backend != "torch" else None  # before loading
         try:
             model = st.CrossEncoder(self.model_id, device=device, revision=self.revision,
                                     max_length=self.max_length, activation_fn=torch.nn.Identity(),
@@ -102,14 +105,12 @@ class CrossEncoderReranker(LazyModel):
                 f"{self.model_id!r} has {model.num_labels} output labels; a reranker needs a "
                 "single relevance score (num_labels=1)"
             )
-        check_trained_head(model, self.model_id, model_directory(self.model_id, self.revision))
+        check_trained_head(model, self.model_id, directory)
         if self.fp16 if self.fp16 is not None else str(device).startswith("cuda"):
             model.half()
         if self.backend != "torch":
-            directory = model_directory(self.model_id, self.revision)
-            key = fp.files_key(directory, {"model_id": self.model_id, "revision": self.revision, "role": "cross-encoder"})
-            weights = fp.cached_fingerprint(key, lambda: fp.full_fingerprint(model),
-                                            lambda: fp.files_key(directory, key["settings"]) if key else None)
+            weights = fp.cached_fingerprint(files_key, lambda: fp.full_fingerprint(model),
+                                            lambda: fp.files_key(directory, settings))
             onnx_backend.run_with_onnx(model, self.backend, weights, "cross-encoder")
         return model
 

@@ -76,6 +76,20 @@ def test_a_second_load_reuses_the_cached_export(onnx_embedders, minilm_path, mon
     assert np.array_equal(again.embed_queries(TEXTS[:2]), onnx_embedders["onnx-int8"].embed_queries(TEXTS[:2]))
 
 
+def test_int8_is_quantised_from_the_cached_fp32_export(minilm_path, tmp_path, monkeypatch, embedder):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    SentenceTransformerEmbedder(minilm_path, backend="onnx").warm_up()
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(onnx_backend, "_export", no_export)
+    vectors = SentenceTransformerEmbedder(minilm_path, backend="onnx-int8").embed_queries(TEXTS[:2])
+    assert cosines(vectors, embedder.embed_queries(TEXTS[:2])).min() > 0.95
+    assert len(list((tmp_path / "rag-plugins" / "onnx").glob("*/model.onnx"))) == 2
+    assert not list((tmp_path / "rag-plugins" / "onnx").glob("*/.export-*"))
+
+
 def test_an_unwritable_cache_still_runs_from_a_temporary_export(minilm_path, tmp_path, monkeypatch, embedder):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
