@@ -93,3 +93,58 @@ def test_eval_refuses_a_missing_reranker(beir_dir, tmp_path, capsys):
                  "--rerank", str(tmp_path / "nope"), "--run-file", str(tmp_path / "r"), "--output", str(tmp_path / "m")])
     assert code == 2 and "nope' is not a folder on this machine" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_an_adaptive_blended_rerank_reads_the_first_stage_confidence(beir_dir, tmp_path, tiny_cross_encoder,
+                                                                      minilm_path, capsys):
+    index, confidence = tmp_path / "index", tmp_path / "first-stage.json"
+    hybrid = ["--retriever", "hybrid", "--embedding-model", minilm_path, "--index-dir", str(index)]
+    assert main(["calibrate", str(beir_dir), "--split", "train", *hybrid, "--top-k", "1", "--candidates", "6",
+                 "--output", str(confidence)]) == 0
+    assert json.loads(confidence.read_text())["metadata"]["candidates"] == 6
+    capsys.readouterr()
+    metrics = tmp_path / "metrics.json"
+    assert main(["eval", str(beir_dir), "--split", "test", *hybrid, "--k", "5", "--rerank", tiny_cross_encoder,
+                 "--rerank-depth", "6", "--rerank-adaptive", str(confidence),
+                 "--rerank-blend", "rerank=0.5,bm25=0.25,dense=0.25", "--run-file", str(tmp_path / "run"),
+                 "--output", str(metrics)]) == 0
+    out = json.loads(metrics.read_text())
+    shares = out["adaptive_rerank"]["share_by_depth"]
+    assert sum(shares.values()) == pytest.approx(1.0) and all(0 <= int(d) <= 6 for d in shares)
+    assert 0 <= out["adaptive_rerank"]["mean_depth"] <= 6
+    assert out["config"]["rerank_blend"] == "rerank=0.5,bm25=0.25,dense=0.25"
+    assert out["config"]["rerank_adaptive"] == str(confidence)
+
+
+def test_adaptive_tiers_are_capped_by_the_rerank_depth(tmp_path):
+    from rag_plugins.cli.common import adaptive_depth
+    from rag_plugins.confidence import ConfidenceEstimator
+    from rag_plugins.rerank import adaptive as defaults
+
+    from rag_plugins import Chunk, Hit
+
+    path = tmp_path / "c.json"
+    hits = [[Hit(Chunk(f"d{i}#0", f"d{i}", "t", 0), s)] for i, s in enumerate([0.1, 0.2, 0.9, 0.8] * 5)]
+    ConfidenceEstimator().fit(hits, [0, 0, 1, 1] * 5).save(path)
+    policy = adaptive_depth(str(path), 7)
+    assert policy.max_depth == 7 and policy.confident_depth == min(defaults.CONFIDENT_DEPTH, 7)
+    deep = adaptive_depth(str(path), 1000)
+    assert (deep.confident_depth, deep.depth, deep.unsure_depth) == (
+        defaults.CONFIDENT_DEPTH, defaults.DEPTH, defaults.UNSURE_DEPTH)
+    reranked = ConfidenceEstimator.load(path)
+    reranked.metadata["rerank"] = "some/cross-encoder"
+    reranked.save(path)
+    with pytest.raises(Exception, match="fitted on reranked hits"):
+        adaptive_depth(str(path), 7)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--rerank-blend", "rerank=0.5,bm25=0.5"], "name the cross-encoder with --rerank"),
+    (["--rerank", "x", "--rerank-blend", "rerank:0.5"], "SOURCE=WEIGHT pairs"),
+    (["--rerank", "x", "--rerank-blend", "bm25=0.5,dense=0.5"], "must weigh the cross-encoder's score"),
+])
+def test_bad_rerank_flags_are_refused_before_anything_runs(beir_dir, tmp_path, capsys, flags, message):
+    code = main(["eval", str(beir_dir), "--split", "test", "--retriever", "bm25", "--index-dir", str(tmp_path / "i"),
+                 *flags, "--run-file", str(tmp_path / "r"), "--output", str(tmp_path / "m")])
+    assert code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "m").exists()

@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_index_dir_args(p)
     add_rerank_args(p)
     p.add_argument("--top-k", type=int, default=5, help="the event calibrated: a relevant document in the top K")
+    p.add_argument("--candidates", type=int,
+                   help="hits retrieved per query while fitting (default max(10, --top-k)); to gate --rerank-adaptive, "
+                        "the depth the reranker is given (--rerank-depth), since fused scores depend on it")
     p.add_argument("--method", choices=("platt", "isotonic"), default="platt")
     p.add_argument("--threshold", type=float, default=0.5, help="abstain below this confidence (default 0.5)")
     p.add_argument("--batch-size", type=int, default=32)
@@ -51,13 +54,14 @@ def run(args: argparse.Namespace) -> int:
 
     with dataset_kb(dataset, args, **index_needs(args.retriever)) as indexed:
         retriever = make_pipeline(indexed.kb, args)
-        depth = max(10, args.top_k)
+        depth = args.candidates or max(10, args.top_k)
         run_queries(retriever, dataset, k=depth, batch_size=args.batch_size, chunk_depth=1, on_hits=record)
     estimator = ConfidenceEstimator(args.method, args.threshold).fit(
         hit_lists, labels,
         metadata={"top_k": args.top_k, "dataset": str(args.dataset), "split": args.split,
                   "holdout": args.holdout, "retriever": args.retriever, "fusion": args.fusion if args.retriever == "hybrid" else None,
-                  "rerank": args.rerank, "rerank_depth": args.rerank_depth if args.rerank else None},
+                  "rerank": args.rerank, "rerank_depth": args.rerank_depth if args.rerank else None,
+                  "candidates": depth},
     )
     estimator.save(args.output)
     fitted = confidence_report(estimator.predict(hit_lists), labels)

@@ -18,7 +18,8 @@ from rag_plugins._files import write_text_atomically
 from rag_plugins.embeddings.onnx_backend import BACKENDS
 from rag_plugins.embeddings.sentence_transformer import DEFAULT_EMBEDDING_MODEL
 from rag_plugins.catalog import CATALOG, route_options
-from rag_plugins.errors import KnowledgeBaseLockedError, RagPluginsError
+from rag_plugins._validation import check_k
+from rag_plugins.errors import InvalidInputError, KnowledgeBaseLockedError, RagPluginsError
 from rag_plugins.graph.retriever import MODES as GRAPH_MODES
 from rag_plugins.iterative.merge import DEFAULT_KEEP
 from rag_plugins.store.knowledge_base import KnowledgeBase
@@ -194,11 +195,40 @@ def make_retriever(kb: KnowledgeBase, kind: str, fusion: str, graph_mode: str = 
     return CATALOG.build(kind, kb, **route_options(kind, fusion, graph_mode))
 
 
-def add_rerank_args(p: argparse.ArgumentParser, depth: int = 100) -> None:
+def add_rerank_args(p: argparse.ArgumentParser, depth: int = 100, max_length: int = 512) -> None:
     p.add_argument("--rerank", metavar="MODEL_OR_PATH", help="rerank with this cross-encoder (id or local folder)")
-    p.add_argument("--rerank-depth", type=int, default=depth, help=f"candidates reranked per query (default {depth})")
-    p.add_argument("--rerank-max-length", type=int, default=512, help="cross-encoder max tokens per pair")
+    p.add_argument("--rerank-depth", type=int, default=depth,
+                   help=f"candidates reranked per query (default {depth}; with --rerank-adaptive, the deepest tier)")
+    p.add_argument("--rerank-max-length", type=int, default=max_length,
+                   help=f"cross-encoder max tokens per pair (default {max_length})")
+    p.add_argument("--rerank-blend", metavar="WEIGHTS",
+                   help="blend the cross-encoder's score with the first stage's, e.g. rerank=0.5,bm25=0.25,dense=0.25 "
+                        "(the blend chosen on SciFact train for a reranker fine-tuned there)")
+    p.add_argument("--rerank-adaptive", metavar="CONFIDENCE_JSON",
+                   help="rerank fewer candidates when the first stage is confident: a confidence file fitted on the "
+                        "first stage alone (rag-plugins calibrate --retriever R --candidates DEPTH, without --rerank)")
     add_rerank_backend_arg(p)
+
+
+def parse_blend(spec: str) -> dict[str, float]:
+    """``"rerank=0.5,bm25=0.25,dense=0.25"`` as weights for :class:`~rag_plugins.rerank.ScoreBlend`.
+
+    >>> parse_blend("rerank=0.5, bm25=0.25,dense=0.25")
+    {'rerank': 0.5, 'bm25': 0.25, 'dense': 0.25}
+    """
+    weights: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        source, sep, value = part.partition("=")
+        try:
+            weights[source.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not source.strip():
+            raise InvalidInputError(f"--rerank-blend wants SOURCE=WEIGHT pairs, e.g. rerank=0.5,bm25=0.25,dense=0.25; "
+                                    f"got {part!r}")
+    if "rerank" not in weights:
+        raise InvalidInputError("--rerank-blend must weigh the cross-encoder's score: name rerank=W among the sources")
+    return weights
 
 
 def add_rerank_backend_arg(p: argparse.ArgumentParser) -> None:
@@ -209,13 +239,51 @@ def add_rerank_backend_arg(p: argparse.ArgumentParser) -> None:
 def make_pipeline(kb: KnowledgeBase, args: argparse.Namespace) -> Any:
     """The retriever the flags describe: ``--retriever``/``--fusion``, then ``--rerank``."""
     retriever = make_retriever(kb, args.retriever, args.fusion, getattr(args, "graph_mode", "ppr"), args)
-    if getattr(args, "rerank", None):
-        from rag_plugins.rerank import CrossEncoderReranker, RerankedRetriever
+    return with_reranking(retriever, args)
 
-        reranker = CrossEncoderReranker(args.rerank, max_length=args.rerank_max_length,
-                                        backend=getattr(args, "rerank_backend", "torch"))
-        reranker.warm_up()
-        retriever = RerankedRetriever(retriever, reranker, depth=args.rerank_depth)
+
+def with_reranking(retriever: Any, args: argparse.Namespace) -> Any:
+    """``retriever`` under the cross-encoder ``--rerank`` names (as the ``--rerank-*`` flags
+    set it up), or ``retriever`` itself without ``--rerank``."""
+    if not getattr(args, "rerank", None):
+        for flag in ("rerank_blend", "rerank_adaptive"):
+            if getattr(args, flag, None):
+                raise InvalidInputError(f"--{flag.replace('_', '-')} shapes a cross-encoder's reranking; "
+                                        "name the cross-encoder with --rerank MODEL_OR_PATH")
+        return retriever
+    from rag_plugins.rerank import CrossEncoderReranker, RerankedRetriever, ScoreBlend
+
+    depth = check_k(args.rerank_depth, "--rerank-depth")
+    blend = parse_blend(args.rerank_blend) if getattr(args, "rerank_blend", None) else None
+    adaptive = adaptive_depth(args.rerank_adaptive, depth) if getattr(args, "rerank_adaptive", None) else None
+    reranker = CrossEncoderReranker(args.rerank, max_length=getattr(args, "rerank_max_length", 512),
+                                    backend=getattr(args, "rerank_backend", "torch"))
+    reranker.warm_up()
+    retriever = RerankedRetriever(retriever, reranker, depth=None if adaptive else depth, adaptive=adaptive)
+    return RerankedRetriever(retriever, ScoreBlend(blend), depth=depth) if blend else retriever
+
+
+def adaptive_depth(confidence_file: str, deepest: int) -> Any:
+    """The default :class:`~rag_plugins.rerank.AdaptiveDepth` policy on the first-stage
+    confidence in ``confidence_file``, no tier deeper than ``deepest``."""
+    from rag_plugins.confidence import ConfidenceEstimator
+    from rag_plugins.rerank import AdaptiveDepth
+    from rag_plugins.rerank import adaptive as defaults
+
+    estimator = ConfidenceEstimator.load(confidence_file)
+    if estimator.metadata.get("rerank"):
+        raise InvalidInputError(f"{confidence_file} was fitted on reranked hits; --rerank-adaptive reads the first "
+                                "stage's confidence: fit it with rag-plugins calibrate without --rerank")
+    return AdaptiveDepth(estimator, confident_depth=min(defaults.CONFIDENT_DEPTH, deepest),
+                         depth=min(defaults.DEPTH, deepest), unsure_depth=min(defaults.UNSURE_DEPTH, deepest))
+
+
+def innermost(retriever: Any) -> Any:
+    """The retriever under every reranking layer of a pipeline."""
+    from rag_plugins.rerank import RerankedRetriever
+
+    while isinstance(retriever, RerankedRetriever):
+        retriever = retriever.retriever
     return retriever
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from rag_plugins.errors import InvalidInputError
 from rag_plugins.cli.common import (
     add_graph_args, add_iterative_args, add_router_args, add_index_dir_args, add_model_args, add_rerank_args,
-    add_retriever_args, dataset_kb, index_needs, make_pipeline,
+    add_retriever_args, dataset_kb, index_needs, innermost, make_pipeline,
 )
 from rag_plugins.store.settings import backend_of
 
@@ -34,8 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run-file", required=True, help="TREC run file to write")
     p.add_argument("--output", required=True, help="metrics JSON to write")
     p.add_argument("--report", metavar="HTML", help="also write one page of plots: recall@k, latency, per-query "
-                                                    "wins and losses against --baseline-run, router decisions, "
-                                                    "confidence reliability (needs the report extra)")
+                                                    "wins and losses against --baseline-run, router decisions and, "
+                                                    "for routed, its confusion matrix against the best route per "
+                                                    "query (every route is run once more), confidence reliability "
+                                                    "(needs the report extra)")
     p.add_argument("--baseline-run", metavar="TREC", help="a run file to compare with in the report (another "
                                                           "eval's --run-file)")
     add_model_args(p)
@@ -44,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rag_plugins.eval.beir import load_beir
+    from rag_plugins.eval.routing import chosen_route, route_confusion
     from rag_plugins.eval.runner import EvalResult, evaluate_run, latency_summary, run_queries
 
     if args.baseline_run and not args.report:
@@ -67,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             estimator = ConfidenceEstimator.load(args.confidence)
         retriever = make_pipeline(kb, args)
         decisions: dict[str, int] = {}
-        routed = getattr(retriever, "retriever", retriever)  # under a reranker, the retriever it wraps
+        routed = innermost(retriever)  # under any reranking, the retriever it wraps
         if args.retriever == "routed":
             def count(query: str, decision: Any) -> None:
                 key = " & ".join(decision.routes)
@@ -76,15 +79,25 @@ def run(args: argparse.Namespace) -> int:
             routed.on_decision = count
         t0 = time.perf_counter()
         estimates: dict[str, float] = {}
+        chosen: dict[str, str] = {}
+        rerank_depths: list[int] = []
 
         def record(qid: str, hits: list) -> None:
+            if hits and "adaptive_rerank" in hits[0].evidence:
+                rerank_depths.append(hits[0].evidence["adaptive_rerank"]["depth"])
             if estimator is not None:
                 estimates[qid] = estimator.estimate(hits).value
+            if args.retriever == "routed" and (route := chosen_route(hits)) is not None:
+                chosen[qid] = route
 
         # a reranked pipeline returns exactly the candidates it reranked, one chunk per slot
         run_, latencies = run_queries(retriever, dataset, k=args.k, batch_size=args.batch_size,
                                       chunk_depth=1 if args.rerank else 3, on_hits=record)
         query_seconds = time.perf_counter() - t0
+        confusion = None
+        if args.retriever == "routed" and args.report:
+            confusion = route_confusion({r: routed.retriever_for(r) for r in routed.routes}, dataset.queries,
+                                        dataset.qrels, chosen)
         model = kb.settings["embedding"]["model_id"] if kb.settings["embedding"] else None
         backend = backend_of(kb.settings["embedding"]) if kb.settings["embedding"] else None
     metrics: dict[str, Any] = dict(evaluate_run(run_, dataset, cutoffs=sorted({1, 5, 10, args.k})))
@@ -99,11 +112,19 @@ def run(args: argparse.Namespace) -> int:
                 "graph_mode": args.graph_mode if "graph" in args.retriever else None,
                 "embedding_model": model, "embedding_backend": backend, "k": args.k,
                 "rerank": args.rerank, "rerank_backend": args.rerank_backend if args.rerank else None,
-                "rerank_depth": args.rerank_depth if args.rerank else None},
+                "rerank_depth": args.rerank_depth if args.rerank else None,
+                "rerank_blend": args.rerank_blend if args.rerank else None,
+                "rerank_adaptive": args.rerank_adaptive if args.rerank else None},
     )
+    if rerank_depths:
+        metrics["adaptive_rerank"] = {
+            "mean_depth": sum(rerank_depths) / len(rerank_depths),
+            "share_by_depth": {str(d): rerank_depths.count(d) / len(rerank_depths) for d in sorted(set(rerank_depths))}}
     if args.retriever == "routed":
         metrics["routing"] = {**routed.describe(), "router_path": args.router_path,
                               "decisions": dict(sorted(decisions.items(), key=lambda kv: -kv[1]))}
+        if confusion is not None:
+            metrics["routing"]["confusion_vs_oracle"] = confusion
     if args.retriever == "iterative":
         metrics["iterative"] = {"iterations": args.iterations, "base": args.base, "keep": args.keep,
                                 "generator": "extractive"}

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from rag_plugins.catalog import CATALOG
 from rag_plugins.cli.common import (
-    add_backend_arg, add_rerank_backend_arg,
-    add_graph_args, add_iterative_args, add_retriever_args, add_router_args, make_retriever, parse_filter,
+    add_backend_arg, add_graph_args, add_iterative_args, add_rerank_args, add_retriever_args, add_router_args,
+    make_retriever, parse_filter, with_reranking,
 )
 from rag_plugins.errors import RagPluginsError
 from rag_plugins.store.knowledge_base import KnowledgeBase
@@ -30,9 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--filter", help='metadata filter as JSON, e.g. \'{"lang": "en"}\'')
     p.add_argument("--embedding-model", help="must be the model the base was built with")
     add_backend_arg(p)
-    p.add_argument("--rerank", metavar="MODEL_OR_PATH", help="rerank candidates with this cross-encoder")
-    p.add_argument("--rerank-depth", type=int, default=50, help="candidates to rerank (default 50)")
-    add_rerank_backend_arg(p)
+    add_rerank_args(p, depth=50)
     p.add_argument("--json", action="store_true", help="print hits as JSON")
     p.set_defaults(func=run)
 
@@ -57,11 +55,7 @@ def run(args: argparse.Namespace) -> int:
         decisions: list = []
         if kind == "routed":
             retriever.on_decision = lambda query, decision: decisions.append(decision)
-        if args.rerank:
-            from rag_plugins.rerank import CrossEncoderReranker, RerankedRetriever
-
-            reranker = CrossEncoderReranker(args.rerank, backend=args.rerank_backend)
-            retriever = RerankedRetriever(retriever, reranker, depth=args.rerank_depth)
+        retriever = with_reranking(retriever, args)
         hits = retriever.retrieve(args.query, k=args.k, filters=filters)
         documents = {h.chunk.document_id: kb.document_info(h.chunk.document_id) for h in hits}
     if args.json:

@@ -2,8 +2,9 @@
 
 Recall@k for every k up to the run's depth (beside a baseline run's, when given), the
 per-query nDCG@10 wins and losses against that baseline with the worst losses by their
-text, the latency distribution, the router's decisions, and, with a confidence file, the
-reliability diagram and the risk-coverage curve. Needs matplotlib (``[report]``).
+text, the latency distribution, the router's decisions and its confusion matrix against the
+best route per query, and, with a confidence file, the reliability diagram and the
+risk-coverage curve. Needs matplotlib (``[report]``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ def build_eval_report(metrics: Mapping[str, Any], run: Run, queries: Mapping[str
     sections.append(_latency(latencies, plt))
     if metrics.get("routing", {}).get("decisions"):
         sections.append(_routing(metrics["routing"]["decisions"], plt))
+    if metrics.get("routing", {}).get("confusion_vs_oracle"):
+        sections.append(_confusion(metrics["routing"]["confusion_vs_oracle"], plt))
     if len(confidence):
         sections.append(_confidence(confidence, labels, plt))
     title = f"Evaluation: {name} on {Path(str(config.get('dataset', ''))).name} ({config.get('split', '')})"
@@ -126,6 +129,26 @@ def _routing(decisions: Mapping[str, int], plt: Any) -> str:
     axes.set_xlabel("queries")
     return (f"<section><h2>Router decisions</h2>{html_page.png(figure, plt, 'router decisions')}"
             "<p>Routes chosen, by query count.</p></section>")
+
+
+def _confusion(confusion: Mapping[str, Any], plt: Any) -> str:
+    names = list(confusion["routes"])
+    counts = np.array([[confusion["matrix"][o][c] for c in names] for o in names])
+    figure, axes = plt.subplots(figsize=(4.8 + 0.4 * len(names), 1.6 + 0.6 * len(names)))
+    axes.imshow(counts, cmap="Blues")
+    for (i, j), n in np.ndenumerate(counts):
+        axes.text(j, i, str(n), ha="center", va="center", color="white" if n > counts.max() / 2 else "black")
+    axes.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    axes.set_yticks(range(len(names)), names)
+    axes.set_xlabel("route the router chose first")
+    axes.set_ylabel("best route (oracle, nDCG@10)")
+    share = confusion.get("picked_a_best_route")
+    text = (f"<p>Over {confusion['informative']} queries where the routes score differently "
+            f"({confusion['ties']} more tie), the router chose a best route for "
+            f"{'n/a' if share is None else f'{share:.0%}'}; it gave up {confusion['mean_ndcg_given_up']:.3f} "
+            f"nDCG@10 on average against always choosing the best route ({confusion['oracle_ndcg']:.3f}).</p>")
+    return (f"<section><h2>Router against the best route</h2>"
+            f"{html_page.png(figure, plt, 'router confusion matrix')}{text}</section>")
 
 
 def _confidence(confidence: Sequence[float], labels: Sequence[int], plt: Any) -> str:

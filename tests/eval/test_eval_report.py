@@ -64,3 +64,23 @@ def test_a_bad_run_file_is_a_clear_error(tmp_path):
     (tmp_path / "bad.trec").write_text("q1 Q0 d1 first 1.0 tag\n")
     with pytest.raises(InvalidInputError, match="bad.trec:1 is not a TREC run line"):
         read_trec_run(tmp_path / "bad.trec")
+
+
+def test_a_routed_report_draws_the_router_against_the_best_route(tmp_path, minilm_path):
+    corpus = [*CORPUS, ("d6", "Firmware", "Release XK-42 fixes the bootloader checksum.")]
+    queries = {**QUERIES, "q4": ("XK-42", ["d6"]), "q5": ("insect spread illness", ["d3"])}
+    data = write_beir(tmp_path / "tiny", corpus, queries)
+    report, metrics_file = tmp_path / "report.html", tmp_path / "routed.json"
+    assert main(["eval", str(data), "--embedding-model", minilm_path, "--k", "5", "--retriever", "routed",
+                 "--index-dir", str(tmp_path / "kb"), "--run-file", str(tmp_path / "routed.trec"),
+                 "--output", str(metrics_file), "--report", str(report)]) == 0
+    routing = json.loads(metrics_file.read_text())["routing"]
+    confusion = routing["confusion_vs_oracle"]
+    assert confusion["queries"] == len(queries) == sum(routing["decisions"].values())
+    assert confusion["informative"] + confusion["ties"] == confusion["queries"] and confusion["informative"] >= 1
+    assert sum(n for row in confusion["matrix"].values() for n in row.values()) == confusion["informative"]
+    diagonal = sum(confusion["matrix"][r][r] for r in confusion["routes"])
+    assert confusion["picked_a_best_route"] == diagonal / confusion["informative"]
+    assert confusion["oracle_ndcg"] >= confusion["oracle_ndcg"] - confusion["mean_ndcg_given_up"] >= 0
+    page = report.read_text()
+    assert "<h2>Router against the best route</h2>" in page and page.count("data:image/png;base64,") == 4
